@@ -1,0 +1,31 @@
+"""One small seam over the event store's own datastore, so views and keys share its transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+
+class Cursor(Protocol):
+    def execute(self, statement: str, params: Sequence[Any] = ...) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> Any: ...
+
+
+class Database:
+    """Runs SQL written with `?` placeholders on the datastore eventsourcing already opened."""
+
+    def __init__(self, datastore: Any) -> None:
+        self.datastore = datastore
+        self.dialect = "postgres" if "postgres" in type(datastore).__module__ else "sqlite"
+
+    @contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[Cursor]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.dialect == "postgres" else statement

@@ -1,0 +1,124 @@
+"""The projection: events → view rows, with the tracking position in the same transaction."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
+
+from app.database import Cursor
+from app.domain import Message
+from app.secrecy import SEALED, seal
+from app.store import Event, MessageStore
+from app.views import Views
+
+log = logging.getLogger(__name__)
+TRACKING_NAME = "herald_views"
+_BATCH = 500
+
+
+class Projection:
+    """Applies the notification log to the views, once each, in order; safe to call from any
+    thread: one catch-up runs at a time and the tracking row refuses a repeated position."""
+
+    def __init__(self, store: MessageStore, views: Views) -> None:
+        self.store = store
+        self.views = views
+        self.tracking = store.factory.tracking_recorder()
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[int], None]] = []
+
+    @property
+    def position(self) -> int:
+        return self.tracking.max_tracking_id(TRACKING_NAME) or 0
+
+    def listen(self, listener: Callable[[int], None]) -> Callable[[], None]:
+        """Tell `listener` the new position after each catch-up; returns the way to stop."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def catch_up(self, until: int | None = None, progress: Callable[[int], None] | None = None
+                 ) -> int:
+        with self._lock:
+            position = self.position
+            while until is None or position < until:
+                batch = self.store.recorder.select_notifications(
+                    start=position, limit=_BATCH, inclusive_of_start=False
+                )
+                if not batch:
+                    break
+                self._apply(batch)
+                position = self.position
+                if progress is not None:
+                    progress(len(batch))
+        for listener in list(self._listeners):
+            listener(position)
+        return position
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        """Replay every event from zero into emptied views, in one transaction per batch."""
+        with self._lock, self.views.db.transaction(commit=True) as c:
+            self.views.clear(c)
+            c.execute(self.views.db.sql("DELETE FROM tracking WHERE application_name = ?"),
+                      (TRACKING_NAME,))
+        return self.catch_up(progress=progress)
+
+    def _apply(self, batch: list[Notification]) -> None:
+        mapper = self.store.mapper
+        with self._transaction() as c:
+            for notification in batch:
+                self._project(c, notification.id, mapper.to_domain_event(notification))
+            self.tracking._insert_tracking(c, Tracking(TRACKING_NAME, batch[-1].id))  # type: ignore[attr-defined]
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Cursor]:
+        try:
+            with self.views.db.transaction(commit=True) as c:
+                yield c
+        except IntegrityError:
+            # Another projector already recorded this position: its views stand, ours roll back.
+            log.info("projection position already taken by another projector")
+
+    def _project(self, c: Cursor, position: int, event: Event) -> None:
+        sql = self.views.db.sql
+        msg = self._current(c, event)
+        msg = event.mutate(msg)  # type: ignore[attr-defined]
+        assert isinstance(msg, Message)
+        if type(event).__name__ == "Redacted":
+            self.store.keys.destroy(c, msg.id)
+        state, content = self.views.codec.encode(msg)
+        c.execute(
+            sql("INSERT INTO herald_events (notification_id, workspace, conversation_id, "
+                "message_id, version) VALUES (?, ?, ?, ?, ?)"),
+            (position, msg.workspace, msg.conversation_id, msg.id.hex, msg.version),
+        )
+        c.execute(
+            sql("INSERT INTO herald_messages (id, workspace, conversation_id, status, seq, "
+                "version, state, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+                "version = excluded.version, state = excluded.state, content = excluded.content"),
+            (msg.id.hex, msg.workspace, msg.conversation_id, msg.status, position, msg.version,
+             state, self._sealed(c, msg, content)),
+        )
+
+    def _current(self, c: Cursor, event: Event) -> Message | None:
+        if event.originator_version == Message.INITIAL_VERSION:
+            return None
+        c.execute(self.views.db.sql("SELECT state, content FROM herald_messages WHERE id = ?"),
+                  (event.originator_id.hex,))
+        row = c.fetchone()
+        assert row is not None, f"no view row for {event.originator_id}; rebuild the views"
+        # Content stays sealed while it passes through; only new content gets sealed below.
+        return self.views.codec.decode(row[0], None if row[1] is None else {SEALED: row[1]})
+
+    def _sealed(self, c: Cursor, msg: Message, content: Any) -> str | None:
+        if content is None:
+            return None
+        if isinstance(content, dict) and set(content) == {SEALED}:
+            return str(content[SEALED])
+        key = self.store.keys.lookup(c, msg.id)
+        return None if key is None else seal(key, msg.id, content)

@@ -1,0 +1,117 @@
+"""Crypto-shredding: each message's content is sealed with a key of its own, kept apart from the
+events; destroying the key erases the content from every event, snapshot, view and backup."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from typing import Any
+from uuid import UUID
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+
+from app.database import Cursor, Database
+
+SEALED = "sealed"
+_NONCE = 12
+
+
+class KeyStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        with db.transaction(commit=True) as c:
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS herald_content_keys "
+                "(message_id TEXT PRIMARY KEY, key BLOB NOT NULL)"
+            )
+
+    def key_for(self, message_id: UUID, *, create: bool) -> bytes | None:
+        with self.db.transaction(commit=create) as c:
+            if create:
+                c.execute(
+                    self.db.sql(
+                        "INSERT INTO herald_content_keys (message_id, key) VALUES (?, ?) "
+                        "ON CONFLICT (message_id) DO NOTHING"
+                    ),
+                    (message_id.hex, AESGCM.generate_key(bit_length=256)),
+                )
+            return self.lookup(c, message_id)
+
+    def lookup(self, c: Cursor, message_id: UUID) -> bytes | None:
+        c.execute(
+            self.db.sql("SELECT key FROM herald_content_keys WHERE message_id = ?"),
+            (message_id.hex,),
+        )
+        row = c.fetchone()
+        return None if row is None else bytes(row[0])
+
+    def destroy(self, c: Cursor, message_id: UUID) -> None:
+        c.execute(
+            self.db.sql("DELETE FROM herald_content_keys WHERE message_id = ?"),
+            (message_id.hex,),
+        )
+
+    def flush(self) -> None:
+        """Push deleted keys out of the write-ahead log, whose old frames still hold them."""
+        if self.db.dialect == "sqlite":
+            with self.db.datastore.get_connection(commit=True) as conn:
+                conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def seal(key: bytes, message_id: UUID, content: Any) -> str:
+    nonce = os.urandom(_NONCE)
+    plaintext = json.dumps(content, separators=(",", ":")).encode()
+    return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, message_id.bytes)).decode()
+
+
+def unseal(key: bytes | None, message_id: UUID, sealed: str) -> Any:
+    """The content, or None once its key is destroyed (the message was redacted)."""
+    if key is None:
+        return None
+    raw = base64.b64decode(sealed)
+    return json.loads(AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], message_id.bytes))
+
+
+class SealingMapper(Mapper[UUID]):
+    """Seals the `content` of events and snapshots before they are stored, unseals on reading."""
+
+    def __init__(self, transcoder: Transcoder, keys: KeyStore) -> None:
+        super().__init__(transcoder=transcoder)
+        self.keys = keys
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        holder = _content_holder(vars(domain_event))
+        if holder is None or holder.get("content") is None:
+            return super().to_stored_event(domain_event)
+        key = self.keys.key_for(domain_event.originator_id, create=True)
+        assert key is not None
+        sealed = {SEALED: seal(key, domain_event.originator_id, holder["content"])}
+        original = holder["content"]
+        holder["content"] = sealed
+        try:
+            return super().to_stored_event(domain_event)
+        finally:
+            holder["content"] = original
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        domain_event = super().to_domain_event(stored_event)
+        holder = _content_holder(vars(domain_event))
+        sealed = None if holder is None else holder.get("content")
+        if holder is not None and isinstance(sealed, dict) and SEALED in sealed:
+            message_id = domain_event.originator_id
+            key = self.keys.key_for(message_id, create=False)
+            holder["content"] = unseal(key, message_id, sealed[SEALED])
+        return domain_event
+
+
+def _content_holder(state: dict[str, Any]) -> dict[str, Any] | None:
+    """Events hold content at the top; snapshots hold it inside the aggregate's state."""
+    if "content" in state:
+        return state
+    inner = state.get("state")
+    if isinstance(inner, dict) and "content" in inner:
+        return inner
+    return None

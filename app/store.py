@@ -1,0 +1,148 @@
+"""MessageStore: the commands, each one load → rule → save, scoped to the caller's workspace."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, RecordConflictError
+
+from app.database import Database
+from app.domain import Body, Json, Message, message_id
+from app.errors import Conflict, NotFound
+from app.lifecycle import Status
+from app.secrecy import KeyStore, SealingMapper
+from app.settings import Settings
+from app.workspaces import Principal
+
+IDEMPOTENCY_NAMESPACE = uuid.UUID("5d1f6c1e-7d0e-4a53-9f8e-2b1f0f4b2a11")
+_RETRIES = 50
+
+Command = Callable[[Message], None]
+Event = DomainEventProtocol[UUID]
+
+
+class MessageStore(Application[UUID]):
+    name = "herald"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        type(self).snapshotting_intervals = {Message: self.settings.snapshot_interval}
+        super().__init__(env=self.settings.eventsourcing_env())
+        # Called with the last notification id of each save, so views catch up before we answer.
+        self.after_save: Callable[[int], None] = lambda _: None
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        self.db = Database(self.factory.datastore)  # type: ignore[attr-defined]
+        self.keys = KeyStore(self.db)
+        return SealingMapper(self.construct_transcoder(), self.keys)
+
+    # Reads on the write side.
+
+    def load(self, p: Principal, raw_id: str, version: int | None = None) -> Message:
+        mid = message_id(raw_id)
+        if mid is None:
+            raise NotFound
+        try:
+            msg: Message = self.repository.get(mid, version=version)
+        except AggregateNotFoundError:
+            raise NotFound from None
+        if msg.workspace != p.workspace:
+            raise NotFound  # another workspace's messages do not exist for this caller
+        return msg
+
+    def history(self, p: Principal, raw_id: str, after: int, limit: int) -> list[Event]:
+        msg = self.load(p, raw_id)
+        return list(self.events.get(msg.id, gt=after, limit=limit))
+
+    # Commands.
+
+    def draft(self, p: Principal, idempotency_key: str | None, **fields: Any) -> Message:
+        if idempotency_key is None:
+            msg = Message(workspace=p.workspace, **fields)
+        else:
+            mid = uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{p.workspace}\n{idempotency_key}")
+            try:
+                return self.load(p, str(mid))
+            except NotFound:
+                msg = Message(id=mid, workspace=p.workspace, **fields)  # type: ignore[call-arg]
+        try:
+            self._save(msg)
+        except RecordConflictError:
+            return self.load(p, str(msg.id))  # a concurrent retry made it first
+        return msg
+
+    def edit(self, p: Principal, raw_id: str, expected: int | None, actor: str | None,
+             **changes: Any) -> Message:
+        return self.run(p, raw_id, expected, lambda m: m.edit(actor, **changes))
+
+    def approve(self, p: Principal, raw_id: str, expected: int | None, actor: str | None,
+                key: str | None) -> Message:
+        return self.run(p, raw_id, expected, lambda m: m.approve(actor, key),
+                        done=lambda m: m.has_used("approve", key))
+
+    def send(self, p: Principal, raw_id: str, expected: int | None, actor: str | None,
+             key: str | None) -> Message:
+        return self.run(p, raw_id, expected, lambda m: m.send(actor, key),
+                        done=lambda m: m.has_used("send", key))
+
+    def reject(self, p: Principal, raw_id: str, expected: int | None, actor: str | None,
+               reason: str | None) -> Message:
+        return self.run(p, raw_id, expected, lambda m: m.reject(actor, reason))
+
+    def record_status(self, p: Principal, raw_id: str, actor: str | None, status: Status,
+                      reason: str | None) -> Message:
+        return self.run(p, raw_id, None, lambda m: m.record_status(actor, status, reason))
+
+    def redact(self, p: Principal, raw_id: str, expected: int | None, actor: str | None,
+               reason: str | None) -> Message:
+        msg = self.run(p, raw_id, expected, lambda m: m.redact(actor, reason))
+        with self.db.transaction(commit=True) as c:
+            self.keys.destroy(c, msg.id)
+        self.keys.flush()
+        return msg
+
+    def update(self, p: Principal, raw_id: str, expected: int | None, actor: str | None,
+               send: bool, changes: dict[str, Body | Json | list[Json] | str | None]) -> Message:
+        """Bird's PATCH: change a draft and, with draft: false, send it in the same save."""
+
+        def apply(m: Message) -> None:
+            m.update()
+            if any(v is not None for v in changes.values()):
+                m.edit(actor, **changes)  # type: ignore[arg-type]
+            if send:
+                m.send(actor)
+
+        return self.run(p, raw_id, expected, apply)
+
+    def run(self, p: Principal, raw_id: str, expected: int | None, command: Command,
+            done: Callable[[Message], bool] = lambda _: False) -> Message:
+        """Load, check, apply, save; a clash with a concurrent writer reloads and tries again,
+        unless the caller pinned the version it saw, when the clash is its conflict."""
+        for _ in range(_RETRIES):
+            msg = self.load(p, raw_id)
+            if done(msg):
+                return msg  # an idempotent retry: the first attempt's result, nothing new
+            if expected is not None and msg.version != expected:
+                raise Conflict(
+                    f"expected version {expected} but the message is at version {msg.version}",
+                    msg.version, msg.status,
+                )
+            command(msg)
+            try:
+                self._save(msg)
+            except RecordConflictError:
+                continue
+            return msg
+        raise Conflict("too many concurrent writers; try again", msg.version, msg.status)
+
+    def _save(self, *messages: Message) -> Sequence[int]:
+        recordings = self.save(*messages)
+        ids = [r.notification.id for r in recordings]
+        if ids:
+            self.after_save(max(ids))
+        return ids
