@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,8 +41,9 @@ class Projection:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def catch_up(self, until: int | None = None, progress: Callable[[int], None] | None = None
-                 ) -> int:
+    def catch_up(
+        self, until: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> int:
         with self._lock:
             position = self.position
             while until is None or position < until:
@@ -63,11 +64,13 @@ class Projection:
         """Replay every event from zero into emptied views, in one transaction per batch."""
         with self._lock, self.views.db.transaction(commit=True) as c:
             self.views.clear(c)
-            c.execute(self.views.db.sql("DELETE FROM tracking WHERE application_name = ?"),
-                      (TRACKING_NAME,))
+            c.execute(
+                self.views.db.sql("DELETE FROM tracking WHERE application_name = ?"),
+                (TRACKING_NAME,),
+            )
         return self.catch_up(progress=progress)
 
-    def _apply(self, batch: list[Notification]) -> None:
+    def _apply(self, batch: Sequence[Notification]) -> None:
         mapper = self.store.mapper
         with self._transaction() as c:
             for notification in batch:
@@ -92,24 +95,38 @@ class Projection:
             self.store.keys.destroy(c, msg.id)
         state, content = self.views.codec.encode(msg)
         c.execute(
-            sql("INSERT INTO herald_events (notification_id, workspace, conversation_id, "
-                "message_id, version) VALUES (?, ?, ?, ?, ?)"),
+            sql(
+                "INSERT INTO herald_events (notification_id, workspace, conversation_id, "
+                "message_id, version) VALUES (?, ?, ?, ?, ?)"
+            ),
             (position, msg.workspace, msg.conversation_id, msg.id.hex, msg.version),
         )
         c.execute(
-            sql("INSERT INTO herald_messages (id, workspace, conversation_id, status, seq, "
+            sql(
+                "INSERT INTO herald_messages (id, workspace, conversation_id, status, seq, "
                 "version, state, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
-                "version = excluded.version, state = excluded.state, content = excluded.content"),
-            (msg.id.hex, msg.workspace, msg.conversation_id, msg.status, position, msg.version,
-             state, self._sealed(c, msg, content)),
+                "version = excluded.version, state = excluded.state, content = excluded.content"
+            ),
+            (
+                msg.id.hex,
+                msg.workspace,
+                msg.conversation_id,
+                msg.status,
+                position,
+                msg.version,
+                state,
+                self._sealed(c, msg, content),
+            ),
         )
 
     def _current(self, c: Cursor, event: Event) -> Message | None:
         if event.originator_version == Message.INITIAL_VERSION:
             return None
-        c.execute(self.views.db.sql("SELECT state, content FROM herald_messages WHERE id = ?"),
-                  (event.originator_id.hex,))
+        c.execute(
+            self.views.db.sql("SELECT state, content FROM herald_messages WHERE id = ?"),
+            (event.originator_id.hex,),
+        )
         row = c.fetchone()
         assert row is not None, f"no view row for {event.originator_id}; rebuild the views"
         # Content stays sealed while it passes through; only new content gets sealed below.

@@ -21,9 +21,12 @@ class Herald:
         self.views = Views(self.store)
         self.projection = Projection(self.store, self.views)
         self.workspaces = Workspaces(self.store.db)
-        self.store.after_save = lambda position: self.projection.catch_up(until=position)
+        self.store.after_save = self._project_until
         self._stopping = threading.Event()
         self._poller: threading.Thread | None = None
+
+    def _project_until(self, position: int) -> None:
+        self.projection.catch_up(until=position)
 
     def start(self, poll_seconds: float = 1.0) -> None:
         """Catch up what a previous run recorded but did not project, then keep watching for

@@ -64,7 +64,9 @@ class KeyStore:
 def seal(key: bytes, message_id: UUID, content: Any) -> str:
     nonce = os.urandom(_NONCE)
     plaintext = json.dumps(content, separators=(",", ":")).encode()
-    return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, message_id.bytes)).decode()
+    return base64.b64encode(
+        nonce + AESGCM(key).encrypt(nonce, plaintext, message_id.bytes)
+    ).decode()
 
 
 def unseal(key: bytes | None, message_id: UUID, sealed: str) -> Any:

@@ -11,6 +11,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, RecordConflictError
 
+from app.bodies import replace_text
 from app.database import Database
 from app.domain import Body, Json, Message, message_id
 from app.errors import Conflict, NotFound
@@ -76,38 +77,80 @@ class MessageStore(Application[UUID]):
             return self.load(p, str(msg.id))  # a concurrent retry made it first
         return msg
 
-    def edit(self, p: Principal, raw_id: str, expected: int | None, actor: str | None,
-             **changes: Any) -> Message:
-        return self.run(p, raw_id, expected, lambda m: m.edit(actor, **changes))
+    def edit(
+        self,
+        p: Principal,
+        raw_id: str,
+        expected: int | None,
+        actor: str | None,
+        text: str | None = None,
+        content: Body | None = None,
+    ) -> Message:
+        """Replace the body, or only its text, keeping the rest of a structured body."""
 
-    def approve(self, p: Principal, raw_id: str, expected: int | None, actor: str | None,
-                key: str | None) -> Message:
-        return self.run(p, raw_id, expected, lambda m: m.approve(actor, key),
-                        done=lambda m: m.has_used("approve", key))
+        def apply(m: Message) -> None:
+            new = content if text is None else replace_text(m.content or {}, text)
+            m.edit(actor, content=new)
 
-    def send(self, p: Principal, raw_id: str, expected: int | None, actor: str | None,
-             key: str | None) -> Message:
-        return self.run(p, raw_id, expected, lambda m: m.send(actor, key),
-                        done=lambda m: m.has_used("send", key))
+        return self.run(p, raw_id, expected, apply)
 
-    def reject(self, p: Principal, raw_id: str, expected: int | None, actor: str | None,
-               reason: str | None) -> Message:
+    def exists(self, p: Principal, raw_id: str) -> bool:
+        try:
+            self.load(p, raw_id)
+        except NotFound:
+            return False
+        return True
+
+    def approve(
+        self, p: Principal, raw_id: str, expected: int | None, actor: str | None, key: str | None
+    ) -> Message:
+        return self.run(
+            p,
+            raw_id,
+            expected,
+            lambda m: m.approve(actor, key),
+            done=lambda m: m.has_used("approve", key),
+        )
+
+    def send(
+        self, p: Principal, raw_id: str, expected: int | None, actor: str | None, key: str | None
+    ) -> Message:
+        return self.run(
+            p,
+            raw_id,
+            expected,
+            lambda m: m.send(actor, key),
+            done=lambda m: m.has_used("send", key),
+        )
+
+    def reject(
+        self, p: Principal, raw_id: str, expected: int | None, actor: str | None, reason: str | None
+    ) -> Message:
         return self.run(p, raw_id, expected, lambda m: m.reject(actor, reason))
 
-    def record_status(self, p: Principal, raw_id: str, actor: str | None, status: Status,
-                      reason: str | None) -> Message:
+    def record_status(
+        self, p: Principal, raw_id: str, actor: str | None, status: Status, reason: str | None
+    ) -> Message:
         return self.run(p, raw_id, None, lambda m: m.record_status(actor, status, reason))
 
-    def redact(self, p: Principal, raw_id: str, expected: int | None, actor: str | None,
-               reason: str | None) -> Message:
+    def redact(
+        self, p: Principal, raw_id: str, expected: int | None, actor: str | None, reason: str | None
+    ) -> Message:
         msg = self.run(p, raw_id, expected, lambda m: m.redact(actor, reason))
         with self.db.transaction(commit=True) as c:
             self.keys.destroy(c, msg.id)
         self.keys.flush()
         return msg
 
-    def update(self, p: Principal, raw_id: str, expected: int | None, actor: str | None,
-               send: bool, changes: dict[str, Body | Json | list[Json] | str | None]) -> Message:
+    def update(
+        self,
+        p: Principal,
+        raw_id: str,
+        expected: int | None,
+        actor: str | None,
+        send: bool,
+        changes: dict[str, Body | Json | list[Json] | str | None],
+    ) -> Message:
         """Bird's PATCH: change a draft and, with draft: false, send it in the same save."""
 
         def apply(m: Message) -> None:
@@ -119,8 +162,14 @@ class MessageStore(Application[UUID]):
 
         return self.run(p, raw_id, expected, apply)
 
-    def run(self, p: Principal, raw_id: str, expected: int | None, command: Command,
-            done: Callable[[Message], bool] = lambda _: False) -> Message:
+    def run(
+        self,
+        p: Principal,
+        raw_id: str,
+        expected: int | None,
+        command: Command,
+        done: Callable[[Message], bool] = lambda _: False,
+    ) -> Message:
         """Load, check, apply, save; a clash with a concurrent writer reloads and tries again,
         unless the caller pinned the version it saw, when the clash is its conflict."""
         for _ in range(_RETRIES):
@@ -130,7 +179,8 @@ class MessageStore(Application[UUID]):
             if expected is not None and msg.version != expected:
                 raise Conflict(
                     f"expected version {expected} but the message is at version {msg.version}",
-                    msg.version, msg.status,
+                    msg.version,
+                    msg.status,
                 )
             command(msg)
             try:

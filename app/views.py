@@ -10,7 +10,7 @@ from eventsourcing.persistence import StoredEvent, Transcoder
 
 from app.database import Cursor, Database
 from app.domain import Message
-from app.secrecy import SEALED, KeyStore, unseal
+from app.secrecy import KeyStore, unseal
 from app.store import Event, MessageStore
 
 TABLES = (
@@ -20,7 +20,8 @@ TABLES = (
     "CREATE INDEX IF NOT EXISTS herald_messages_by_seq ON herald_messages (workspace, seq)",
     "CREATE INDEX IF NOT EXISTS herald_messages_by_conversation "
     "ON herald_messages (workspace, conversation_id, seq)",
-    "CREATE INDEX IF NOT EXISTS herald_messages_by_status ON herald_messages (workspace, status, seq)",
+    "CREATE INDEX IF NOT EXISTS herald_messages_by_status "
+    "ON herald_messages (workspace, status, seq)",
     "CREATE TABLE IF NOT EXISTS herald_events (notification_id BIGINT PRIMARY KEY, "
     "workspace TEXT NOT NULL, conversation_id TEXT NOT NULL, message_id TEXT NOT NULL, "
     "version INTEGER NOT NULL)",
@@ -92,8 +93,12 @@ class Views:
         return None if row is None else self._message(row)
 
     def messages(
-        self, workspace: str, conversation_id: str | None, statuses: list[str] | None,
-        first: int, before: int | None,
+        self,
+        workspace: str,
+        conversation_id: str | None,
+        statuses: list[str] | None,
+        first: int,
+        before: int | None,
     ) -> Page[Message]:
         where, params = ["m.workspace = ?"], [workspace]
         if conversation_id is not None:
@@ -119,9 +124,13 @@ class Views:
         return Page(items, len(rows) > first)
 
     def events(
-        self, workspace: str, conversation_id: str | None, message_id: str | None,
-        first: int, after: int,
-    ) -> Page[Event]:
+        self,
+        workspace: str,
+        conversation_id: str | None,
+        message_id: str | None,
+        first: int,
+        after: int,
+    ) -> Page[tuple[str, Event]]:
         where, params = ["e.workspace = ?", "e.notification_id > ?"], [workspace, after]
         if conversation_id is not None:
             where.append("e.conversation_id = ?")
@@ -132,8 +141,9 @@ class Views:
         with self.db.transaction(commit=False) as c:
             c.execute(
                 self.db.sql(
-                    "SELECT e.notification_id, s.originator_id, s.originator_version, s.topic, "
-                    "s.state FROM herald_events e JOIN stored_events s "
+                    "SELECT e.notification_id, e.conversation_id, s.originator_id, "
+                    "s.originator_version, s.topic, s.state "
+                    "FROM herald_events e JOIN stored_events s "
                     "ON s.originator_id = e.message_id AND s.originator_version = e.version "
                     f"WHERE {' AND '.join(where)} ORDER BY e.notification_id LIMIT ?"
                 ),
@@ -142,7 +152,13 @@ class Views:
             rows = c.fetchall()
         mapper = self.store.mapper
         items = [
-            (int(r[0]), mapper.to_domain_event(StoredEvent(UUID(r[1]), r[2], r[3], bytes(r[4]))))
+            (
+                int(r[0]),
+                (
+                    str(r[1]),
+                    mapper.to_domain_event(StoredEvent(UUID(r[2]), r[3], r[4], bytes(r[5]))),
+                ),
+            )
             for r in rows[:first]
         ]
         return Page(items, len(rows) > first)

@@ -37,7 +37,8 @@ class Workspaces:
             )
             c.execute(
                 "CREATE TABLE IF NOT EXISTS herald_api_keys (digest TEXT PRIMARY KEY, "
-                "workspace_id TEXT NOT NULL, name TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)"
+                "workspace_id TEXT NOT NULL, name TEXT NOT NULL, "
+                "revoked INTEGER NOT NULL DEFAULT 0)"
             )
 
     def ensure(self, name: str) -> str:
@@ -45,7 +46,10 @@ class Workspaces:
         sql = self.db.sql
         with self.db.transaction(commit=True) as c:
             c.execute(
-                sql("INSERT INTO herald_workspaces (id, name) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"),
+                sql(
+                    "INSERT INTO herald_workspaces (id, name) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
                 (str(uuid.uuid4()), name),
             )
             c.execute(sql("SELECT id FROM herald_workspaces WHERE name = ?"), (name,))

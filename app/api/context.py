@@ -1,0 +1,49 @@
+"""The per-request context: who is calling, and the Herald they are calling."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from starlette.requests import HTTPConnection
+from strawberry.types import Info
+
+from app.runtime import Herald
+from app.workspaces import Principal, parse_authorization
+
+T = TypeVar("T")
+
+
+@dataclass
+class Context:
+    herald: Herald
+    request: HTTPConnection
+    response: Any = None
+    connection_params: dict[str, Any] | None = None
+    _principal: Principal | None = field(default=None, repr=False)
+
+    def principal(self) -> Principal:
+        """The caller, authenticated on first use so that introspection needs no key."""
+        if self._principal is None:
+            params = self.connection_params if isinstance(self.connection_params, dict) else {}
+            header = params.get("Authorization") or params.get("authorization")
+            if not isinstance(header, str):
+                header = self.request.headers.get("authorization")
+            workspace = params.get("x-workspace-id") or self.request.headers.get("x-workspace-id")
+            self._principal = self.herald.workspaces.authenticate(
+                parse_authorization(header), workspace if isinstance(workspace, str) else None
+            )
+        return self._principal
+
+
+def context_of(info: Info) -> Context:
+    ctx = info.context
+    assert isinstance(ctx, Context)
+    return ctx
+
+
+async def blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a database call off the event loop: SQLite commits wait for the disk."""
+    return await asyncio.to_thread(fn, *args, **kwargs)

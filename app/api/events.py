@@ -1,0 +1,175 @@
+"""Event types of the history, the events page and subscriptions; domain events → wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from app.bodies import plain_text
+from app.lifecycle import Channel as ChannelValue
+from app.lifecycle import Status
+from app.store import Event
+
+from .context import blocking, context_of
+from .paging import MAX_HISTORY, check_first, parse_cursor
+from .scalars import JSON, DateTime
+from .types import Channel, MessageStatus, PageInfo, Recipient, recipients_of
+
+
+@strawberry.interface(description="One recorded event of one message.")
+class MessageEvent:
+    message_id: strawberry.ID
+    conversation_id: strawberry.ID
+    version: int = strawberry.field(
+        description="1 for the first event of a message, then 2, 3, ..."
+    )
+    type: str = strawberry.field(
+        description=(
+            "The event's name: Drafted, Edited, Approved, Rejected, Sent, StatusChanged or "
+            "Redacted."
+        )
+    )
+    occurred_at: DateTime  # type: ignore[valid-type]
+    actor: str | None = strawberry.field(
+        description="Who caused it: the name of the API key, or the actor the request named."
+    )
+
+
+@strawberry.type
+class MessageDrafted(MessageEvent):
+    channel: Channel  # type: ignore[valid-type]
+    text: str | None = strawberry.field(description="Null once the message is redacted.")
+    body: JSON | None = strawberry.field(  # type: ignore[valid-type]
+        description="Null once the message is redacted."
+    )
+    recipients: list[Recipient]
+    requires_approval: bool
+
+
+@strawberry.type
+class MessageEdited(MessageEvent):
+    text: str | None = strawberry.field(
+        description="Null once the message is redacted, or when this edit did not change the body."
+    )
+    body: JSON | None = strawberry.field(  # type: ignore[valid-type]
+        description="Null once the message is redacted, or when this edit did not change the body."
+    )
+    after_send: bool = strawberry.field(description="True when the message had already been sent.")
+
+
+@strawberry.type
+class MessageApproved(MessageEvent):
+    pass
+
+
+@strawberry.type
+class MessageRejected(MessageEvent):
+    reason: str | None
+
+
+@strawberry.type
+class MessageSent(MessageEvent):
+    pass
+
+
+@strawberry.type
+class MessageStatusChanged(MessageEvent):
+    status: MessageStatus  # type: ignore[valid-type]
+    reason: str | None
+
+
+@strawberry.type
+class MessageRedacted(MessageEvent):
+    reason: str | None
+
+
+@strawberry.type(description="One event and the cursor just after it.")
+class MessageEventEdge:
+    cursor: str
+    node: MessageEvent
+
+
+@strawberry.type(description="A page of events.")
+class MessageEventConnection:
+    edges: list[MessageEventEdge]
+    page_info: PageInfo
+
+
+EVENT_TYPES: tuple[type[MessageEvent], ...] = (
+    MessageDrafted,
+    MessageEdited,
+    MessageApproved,
+    MessageRejected,
+    MessageSent,
+    MessageStatusChanged,
+    MessageRedacted,
+)
+
+
+def event_of(e: Event, conversation_id: str) -> MessageEvent:
+    name = type(e).__name__
+    state: dict[str, Any] = vars(e)
+    timestamp: datetime = state["timestamp"]
+    common: dict[str, Any] = {
+        "message_id": strawberry.ID(str(e.originator_id)),
+        "conversation_id": strawberry.ID(conversation_id),
+        "version": e.originator_version,
+        "type": name,
+        "occurred_at": timestamp,
+        "actor": state.get("actor"),
+    }
+    content = state.get("content")
+    text = None if content is None else plain_text(content)
+    if name == "Drafted":
+        return MessageDrafted(
+            **common,
+            channel=ChannelValue(state["channel"]),
+            text=text,
+            body=content,
+            recipients=recipients_of(state["recipients"]),
+            requires_approval=state["requires_approval"],
+        )
+    if name == "Edited":
+        return MessageEdited(**common, text=text, body=content, after_send=state["after_send"])
+    if name == "StatusChanged":
+        return MessageStatusChanged(
+            **common, status=Status(state["status"]), reason=state.get("reason")
+        )
+    if name == "Rejected":
+        return MessageRejected(**common, reason=state.get("reason"))
+    if name == "Redacted":
+        return MessageRedacted(**common, reason=state.get("reason"))
+    if name == "Approved":
+        return MessageApproved(**common)
+    return MessageSent(**common)
+
+
+def event_connection(
+    items: list[tuple[int, MessageEvent]], has_next: bool, after: int | None
+) -> MessageEventConnection:
+    edges = [MessageEventEdge(cursor=str(pos), node=node) for pos, node in items]
+    return MessageEventConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=bool(after),
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
+
+
+async def history_page(
+    info: Info, raw_id: str, first: int, after: str | None
+) -> MessageEventConnection:
+    ctx = context_of(info)
+    check_first(first, MAX_HISTORY, "first")
+    after_version = parse_cursor(after, "after")
+    p = ctx.principal()
+    msg = await blocking(ctx.herald.store.load, p, raw_id)
+    events = await blocking(ctx.herald.store.history, p, raw_id, after_version, first + 1)
+    items = [(e.originator_version, event_of(e, msg.conversation_id)) for e in events[:first]]
+    return event_connection(items, len(events) > first, after_version)

@@ -1,0 +1,50 @@
+"""Live events: a subscriber reads the events view after its own position, woken whenever the
+projection moves, so it sees every event of its workspace once, in recorded order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+
+from strawberry.types import Info
+
+from .context import blocking, context_of
+from .events import MessageEvent, event_of
+
+_PAGE = 100
+
+
+async def message_events(
+    info: Info, conversation_id: str | None, message_id: str | None
+) -> AsyncGenerator[MessageEvent, None]:
+    ctx = context_of(info)
+    principal = ctx.principal()
+    herald = ctx.herald
+    loop = asyncio.get_running_loop()
+    moved = asyncio.Event()
+
+    def wake(_: int) -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(moved.set)
+
+    stop = herald.projection.listen(wake)
+    try:
+        # Listening starts before the position is read, so nothing falls between the two.
+        position = herald.projection.position
+        while True:
+            page = await blocking(
+                herald.views.events,
+                principal.workspace,
+                conversation_id,
+                message_id,
+                _PAGE,
+                position,
+            )
+            for pos, (conversation, event) in page.items:
+                position = pos
+                yield event_of(event, conversation)
+            if not page.has_next:
+                await moved.wait()
+                moved.clear()
+    finally:
+        stop()

@@ -1,0 +1,60 @@
+"""herald serve | keys create | projections rebuild | export-schema | history."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from app.settings import Settings
+
+SCHEMA_FILE = Path("schema.graphql")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="herald", description="Herald message store")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the GraphQL API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="action", required=True
+    )
+    create = keys.add_parser("create", help="create an API key, printed as the last line")
+    create.add_argument("--workspace", required=True)
+    create.add_argument("--name", default=None, help="the key's name, recorded as the actor")
+    projections = commands.add_parser("projections", help="manage the read models")
+    projections.add_subparsers(dest="action", required=True).add_parser(
+        "rebuild", help="replay every event from zero into the views"
+    )
+    export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
+    export.add_argument("--check", action="store_true", help="fail if the file differs")
+    export.add_argument("--path", type=Path, default=SCHEMA_FILE)
+    history = commands.add_parser("history", help="print a message's event timeline")
+    history.add_argument("message_id")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    if args.command == "export-schema":
+        from app.commands import export_schema
+
+        return export_schema(args.path, check=args.check)
+    if args.command == "serve":
+        import uvicorn
+
+        from app.server import create_app
+
+        uvicorn.run(create_app(Settings.from_env()), host=args.host, port=args.port)
+        return 0
+    from app import commands as run
+
+    if args.command == "keys":
+        return run.create_key(args.workspace, args.name)
+    if args.command == "projections":
+        return run.rebuild()
+    return run.history(args.message_id)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""What the CLI's operator commands do, apart from parsing their arguments."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from uuid import UUID
+
+from app.bodies import plain_text
+from app.runtime import Herald
+
+
+def export_schema(path: Path, *, check: bool) -> int:
+    from app.api.schema import build_schema
+
+    sdl = build_schema().as_str() + "\n"
+    if check:
+        if not path.exists() or path.read_text() != sdl:
+            print(
+                f"{path} differs from the schema in the code: run herald export-schema",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    path.write_text(sdl)
+    print(f"wrote {path}")
+    return 0
+
+
+def create_key(workspace: str, name: str | None) -> int:
+    herald = Herald()
+    try:
+        key = herald.workspaces.create_key(workspace, name or f"{workspace}-key")
+    finally:
+        herald.close()
+    print(
+        f"Created an API key for workspace {workspace!r}. Send it as: Authorization: Bearer <key>"
+    )
+    print("It is shown only this once:")
+    print(key)
+    return 0
+
+
+def rebuild() -> int:
+    herald = Herald()
+    try:
+        total = herald.store.recorder.max_notification_id() or 0
+        done = 0
+        started = time.monotonic()
+
+        def progress(count: int) -> None:
+            nonlocal done
+            done += count
+            _bar(done, total)
+
+        herald.projection.rebuild(progress=progress)
+        elapsed = time.monotonic() - started
+        print(f"\nrebuilt the views from {done} events in {elapsed:.1f}s", file=sys.stderr)
+    finally:
+        herald.close()
+    return 0
+
+
+def _bar(done: int, total: int, width: int = 40) -> None:
+    filled = width if total == 0 else min(width, width * done // total)
+    print(
+        f"\rrebuilding views [{'#' * filled}{'.' * (width - filled)}] {done}/{total} events",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def history(raw_id: str) -> int:
+    try:
+        message_id = UUID(raw_id)
+    except ValueError:
+        print(f"not a message id: {raw_id}", file=sys.stderr)
+        return 2
+    herald = Herald()
+    try:
+        events = list(herald.store.events.get(message_id))
+        if not events:
+            print(f"no message {raw_id}", file=sys.stderr)
+            return 1
+        for e in events:
+            state = vars(e)
+            detail = _detail(type(e).__name__, state)
+            print(
+                f"v{e.originator_version:<4} {state['timestamp'].isoformat(timespec='seconds')}"
+                f"  {type(e).__name__:<14} by {state.get('actor') or '-'}{detail}"
+            )
+    finally:
+        herald.close()
+    return 0
+
+
+def _detail(name: str, state: dict[str, object]) -> str:
+    if name in ("Drafted", "Edited"):
+        content = state.get("content")
+        if isinstance(content, dict):
+            return f"  {plain_text(content)!r}"
+        return "  (content erased)" if name == "Drafted" else ""
+    if name == "StatusChanged":
+        return f"  → {state['status']}" + (f" ({state['reason']})" if state.get("reason") else "")
+    if state.get("reason"):
+        return f"  ({state['reason']})"
+    return ""

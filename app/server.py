@@ -1,0 +1,113 @@
+"""create_app(): the Starlette app serving GraphQL over HTTP and WebSocket, and GraphiQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from app.api.context import Context
+from app.api.schema import build_schema
+from app.runtime import Herald
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1024 * 1024
+
+
+class HeraldGraphQL(GraphQL[Context, None]):
+    def __init__(self, herald: Herald) -> None:
+        super().__init__(
+            build_schema(), graphql_ide="graphiql", keep_alive=True, keep_alive_interval=15
+        )
+        self.herald = herald
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        return Context(herald=self.herald, request=request, response=response)
+
+
+class BodyLimit:
+    """Refuses request bodies over the limit with 413, whether or not they declare a length."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await _too_large(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": f"request body is larger than {MAX_BODY} bytes",
+                    "extensions": {"code": "LIMIT_EXCEEDED"},
+                }
+            ]
+        },
+        status_code=413,
+    )
+    await response(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, herald: Herald | None = None) -> Starlette:
+    herald = herald or Herald(settings)
+    graphql = HeraldGraphQL(herald)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        herald.start()
+        try:
+            yield
+        finally:
+            herald.close()
+
+    async def health(_: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", health),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.herald = herald
+    app.add_middleware(BodyLimit)
+    return app
