@@ -22,7 +22,7 @@ class ActionMessage:
     to: str | None
     sent: bool
     status: str = strawberry.field(description='e.g. "draft", "approved", "rejected", "edited".')
-    timestamp: DateTime  # type: ignore[valid-type]
+    timestamp: DateTime
 
 
 @strawberry.type
@@ -70,5 +70,5 @@ def action_message(msg: Message, status: str) -> ActionMessage:
         to=to,
         sent=Status(msg.status) in SENT_STATES,
         status=status,
-        timestamp=msg.modified_on,
+        timestamp=DateTime(msg.modified_on),
     )

@@ -15,7 +15,7 @@ from app.store import Event
 
 from .context import blocking, context_of
 from .paging import MAX_HISTORY, check_first, parse_cursor
-from .scalars import JSON, DateTime
+from .scalars import JSON, DateTime, json_value
 from .types import Channel, MessageStatus, PageInfo, Recipient, recipients_of
 
 
@@ -32,7 +32,7 @@ class MessageEvent:
             "Redacted."
         )
     )
-    occurred_at: DateTime  # type: ignore[valid-type]
+    occurred_at: DateTime
     actor: str | None = strawberry.field(
         description="Who caused it: the name of the API key, or the actor the request named."
     )
@@ -42,9 +42,7 @@ class MessageEvent:
 class MessageDrafted(MessageEvent):
     channel: Channel  # type: ignore[valid-type]
     text: str | None = strawberry.field(description="Null once the message is redacted.")
-    body: JSON | None = strawberry.field(  # type: ignore[valid-type]
-        description="Null once the message is redacted."
-    )
+    body: JSON | None = strawberry.field(description="Null once the message is redacted.")
     recipients: list[Recipient]
     requires_approval: bool
 
@@ -54,7 +52,7 @@ class MessageEdited(MessageEvent):
     text: str | None = strawberry.field(
         description="Null once the message is redacted, or when this edit did not change the body."
     )
-    body: JSON | None = strawberry.field(  # type: ignore[valid-type]
+    body: JSON | None = strawberry.field(
         description="Null once the message is redacted, or when this edit did not change the body."
     )
     after_send: bool = strawberry.field(description="True when the message had already been sent.")
@@ -118,7 +116,7 @@ def event_of(e: Event, conversation_id: str) -> MessageEvent:
         "conversation_id": strawberry.ID(conversation_id),
         "version": e.originator_version,
         "type": name,
-        "occurred_at": timestamp,
+        "occurred_at": DateTime(timestamp),
         "actor": state.get("actor"),
     }
     content = state.get("content")
@@ -133,7 +131,9 @@ def event_of(e: Event, conversation_id: str) -> MessageEvent:
             requires_approval=state["requires_approval"],
         )
     if name == "Edited":
-        return MessageEdited(**common, text=text, body=content, after_send=state["after_send"])
+        return MessageEdited(
+            **common, text=text, body=json_value(content), after_send=state["after_send"]
+        )
     if name == "StatusChanged":
         return MessageStatusChanged(
             **common, status=Status(state["status"]), reason=state.get("reason")

@@ -30,7 +30,7 @@ class DraftMessageInput:
     conversation_id: strawberry.ID
     channel: Channel | None = ChannelValue.CHAT  # type: ignore[valid-type]
     text: str | None = None
-    body: JSON | None = None  # type: ignore[valid-type]
+    body: JSON | None = None
     recipients: list[RecipientInput] | None = strawberry.field(default_factory=list)
     sender: SenderInput | None = None
     reply_to_message_id: strawberry.ID | None = None
@@ -58,7 +58,7 @@ class DraftMessageInput:
 class EditMessageInput:
     id: strawberry.ID
     text: str | None = None
-    body: JSON | None = None  # type: ignore[valid-type]
+    body: JSON | None = None
     expected_version: int | None = None
     actor: str | None = None
 
@@ -112,7 +112,7 @@ class UpdateMessageInput:
     conversation_id: strawberry.ID
     id: strawberry.ID
     draft: bool | None = None
-    body: JSON | None = None  # type: ignore[valid-type]
+    body: JSON | None = None
     sender: SenderInput | None = None
     status: MessageStatus | None = None  # type: ignore[valid-type]
     recipients: list[RecipientInput] | None = None

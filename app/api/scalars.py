@@ -7,6 +7,7 @@ from typing import Any, NewType
 
 import strawberry
 from graphql import ValueNode, value_from_ast_untyped
+from strawberry.types.scalar import ScalarDefinition
 
 
 def format_datetime(value: datetime) -> str:
@@ -26,19 +27,31 @@ def _parse_json_literal(node: ValueNode, variables: dict[str, Any] | None = None
     return value_from_ast_untyped(node, variables)
 
 
-DateTime = strawberry.scalar(
-    NewType("DateTime", datetime),
-    name="DateTime",
-    description="An ISO-8601 date-time in UTC with a Z suffix, e.g. 2024-12-03T12:00:00.123Z.",
-    serialize=format_datetime,
-    parse_value=_parse_datetime,
-)
+DateTime = NewType("DateTime", datetime)
+JSON = NewType("JSON", object)
 
-JSON = strawberry.scalar(
-    NewType("JSON", object),
-    name="JSON",
-    description="Any JSON value.",
-    serialize=lambda value: value,
-    parse_value=lambda value: value,
-    parse_literal=_parse_json_literal,
-)
+SCALARS: dict[object, ScalarDefinition] = {
+    DateTime: strawberry.scalar(
+        name="DateTime",
+        description=(
+            "An ISO-8601 date-time in UTC with a Z suffix, e.g. 2024-12-03T12:00:00.123Z."
+        ),
+        serialize=format_datetime,
+        parse_value=_parse_datetime,
+    ),
+    JSON: strawberry.scalar(
+        name="JSON",
+        description="Any JSON value.",
+        serialize=lambda value: value,
+        parse_value=lambda value: value,
+        parse_literal=_parse_json_literal,
+    ),
+}
+
+
+def when(value: datetime | None) -> DateTime | None:
+    return None if value is None else DateTime(value)
+
+
+def json_value(value: object) -> JSON | None:
+    return None if value is None else JSON(value)

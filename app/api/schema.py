@@ -13,6 +13,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from app.errors import NotFound
@@ -24,6 +25,7 @@ from .events import EVENT_TYPES, MessageEvent, MessageEventConnection, event_con
 from .live import message_events
 from .mutations import Mutation
 from .paging import MAX_EVENTS, MAX_MESSAGES, check_first, parse_cursor
+from .scalars import SCALARS
 from .types import MessageStatus, MessageType, PageInfo, message_of
 
 MAX_DEPTH = 12
@@ -162,6 +164,7 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         types=list(EVENT_TYPES),
+        config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=1_000),

@@ -13,7 +13,7 @@ from app.domain import Message as Aggregate
 from app.lifecycle import Channel as ChannelValue
 from app.lifecycle import Status
 
-from .scalars import JSON, DateTime
+from .scalars import JSON, DateTime, json_value, when
 
 if TYPE_CHECKING:
     from .events import MessageEventConnection
@@ -77,7 +77,7 @@ class MessageType:
     text: str | None = strawberry.field(
         description="The plain text of the body. Null once redacted."
     )
-    body: JSON | None = strawberry.field(  # type: ignore[valid-type]
+    body: JSON | None = strawberry.field(
         description=(
             'The structured body, shaped as the Bird body schema ({"type": "text", "text": '
             '{"text": ...}}). Null once redacted.'
@@ -91,7 +91,7 @@ class MessageType:
     )
     requires_approval: bool
     approved_by: str | None
-    approved_at: DateTime | None  # type: ignore[valid-type]
+    approved_at: DateTime | None
     rejected_by: str | None
     rejection_reason: str | None
     failure_reason: str | None
@@ -99,10 +99,10 @@ class MessageType:
         description="True once the message has been edited after it was sent."
     )
     redacted: bool
-    redacted_at: DateTime | None  # type: ignore[valid-type]
-    created_at: DateTime  # type: ignore[valid-type]
-    updated_at: DateTime  # type: ignore[valid-type]
-    sent_at: DateTime | None  # type: ignore[valid-type]
+    redacted_at: DateTime | None
+    created_at: DateTime
+    updated_at: DateTime
+    sent_at: DateTime | None
 
     @strawberry.field(description="Every event of this message, oldest first.")
     async def history(
@@ -135,21 +135,21 @@ def message_of(m: Aggregate) -> MessageType:
         status=Status(m.status),
         draft=m.status == Status.DRAFT,
         text=None if content is None else plain_text(content),
-        body=content,
+        body=json_value(content),
         recipients=recipients_of(m.recipients),
         sender=None if sender is None else Sender(name=sender["name"], email=sender.get("email")),
         reply_to_message_id=None if m.reply_to is None else strawberry.ID(m.reply_to),
         reference=m.reference,
         requires_approval=m.requires_approval,
         approved_by=m.approved_by,
-        approved_at=m.approved_at,
+        approved_at=when(m.approved_at),
         rejected_by=m.rejected_by,
         rejection_reason=m.rejection_reason,
         failure_reason=m.failure_reason,
         edited=m.edited,
         redacted=m.redacted,
-        redacted_at=m.redacted_at,
-        created_at=m.created_on,
-        updated_at=m.modified_on,
-        sent_at=m.sent_at,
+        redacted_at=when(m.redacted_at),
+        created_at=DateTime(m.created_on),
+        updated_at=DateTime(m.modified_on),
+        sent_at=when(m.sent_at),
     )

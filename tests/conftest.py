@@ -1,0 +1,155 @@
+"""Fixtures that build the real Herald on a real SQLite file, and serve it over real sockets."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from app.runtime import Herald
+from app.server import create_app
+from app.settings import Settings
+from app.workspaces import Principal
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path}/herald.db")
+
+
+@pytest.fixture
+def herald(settings: Settings) -> Iterator[Herald]:
+    h = Herald(settings)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def principal(herald: Herald) -> Principal:
+    return Principal(workspace=herald.workspaces.ensure("acme"), key_name="acme-bot")
+
+
+class Api:
+    """A GraphQL client for one API key, so end-to-end tests read as a story."""
+
+    def __init__(self, base_url: str, key: str | None) -> None:
+        self.base_url = base_url
+        self.url = f"{base_url}/graphql"
+        self.key = key
+        self.http = httpx.Client(timeout=30)
+
+    def headers(self) -> dict[str, str]:
+        return {} if self.key is None else {"Authorization": f"Bearer {self.key}"}
+
+    def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        response = self.http.post(
+            self.url,
+            json={"query": query, "variables": variables or {}},
+            headers={**self.headers(), **(headers or {})},
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def ok(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = self.post(query, variables)
+        assert "errors" not in body, body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def error(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The extensions of the one error the request must fail with."""
+        body = self.post(query, variables, headers)
+        assert body.get("errors"), body
+        assert len(body["errors"]) == 1, body["errors"]
+        extensions: dict[str, Any] = body["errors"][0]["extensions"]
+        return extensions
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class LiveServer:
+    """uvicorn serving the real app on a free loopback port, in a thread of this process."""
+
+    def __init__(self, herald: Herald) -> None:
+        self.herald = herald
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(herald=herald), log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        started = threading.Event()
+        while not self.server.started and self.thread.is_alive():
+            started.wait(0.01)
+        assert self.server.started, "the server did not start"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+    def key(self, workspace: str, name: str | None = None) -> str:
+        return self.herald.workspaces.create_key(workspace, name or f"{workspace}-key")
+
+    def client(self, workspace: str | None = "acme", name: str | None = None) -> Api:
+        return Api(self.base_url, None if workspace is None else self.key(workspace, name))
+
+
+@pytest.fixture
+def server(herald: Herald) -> Iterator[LiveServer]:
+    with LiveServer(herald) as live:
+        yield live
+
+
+@pytest.fixture
+def api(server: LiveServer) -> Iterator[Api]:
+    client = server.client("acme", "acme-bot")
+    yield client
+    client.close()
+
+
+DRAFT = """
+mutation Draft($input: DraftMessageInput!) {
+  draftMessage(input: $input) { id version status text body channel requiresApproval }
+}
+"""
+
+MESSAGE_FIELDS = """
+  id conversationId channel version status draft text body
+  recipients { identifierKey identifierValue type } sender { name email }
+  replyToMessageId reference requiresApproval approvedBy approvedAt rejectedBy rejectionReason
+  failureReason edited redacted redactedAt createdAt updatedAt sentAt
+"""
+
+
+def draft(api: Api, text: str = "Hello there", **fields: Any) -> dict[str, Any]:
+    """Draft a message and return it as the API answered."""
+    given: dict[str, Any] = {"conversationId": "conv-1", "text": text, **fields}
+    if "body" in fields:
+        given.pop("text")
+    message: dict[str, Any] = api.ok(DRAFT, {"input": given})["draftMessage"]
+    return message
