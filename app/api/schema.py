@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from functools import cache
+from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -156,10 +158,15 @@ class Subscription:
             yield event
 
 
+class HeraldSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Typed errors are the client's business; HeraldErrors already logged the unexpected."""
+
+
 @cache
 def build_schema() -> strawberry.Schema:
     """Built once: the parser and validation caches live as long as the schema."""
-    return strawberry.Schema(
+    return HeraldSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
