@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 from typing import Any
 from uuid import UUID
@@ -15,7 +16,9 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 
 from app.database import Cursor, Database
 
+log = logging.getLogger(__name__)
 SEALED = "sealed"
+_FLUSH_TRIES = 5
 _NONCE = 12
 
 
@@ -56,9 +59,19 @@ class KeyStore:
 
     def flush(self) -> None:
         """Push deleted keys out of the write-ahead log, whose old frames still hold them."""
-        if self.db.dialect == "sqlite":
+        if self.db.dialect != "sqlite":
+            return
+        for _ in range(_FLUSH_TRIES):
             with self.db.datastore.get_connection(commit=True) as conn:
-                conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                cursor = conn.cursor()
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy = cursor.fetchone()[0]
+            if not busy:
+                return
+        log.error(
+            "the write-ahead log could not be truncated; a destroyed key may linger in it "
+            "until the next checkpoint"
+        )
 
 
 def seal(key: bytes, message_id: UUID, content: Any) -> str:

@@ -100,7 +100,7 @@ class Views:
         first: int,
         before: int | None,
     ) -> Page[Message]:
-        where, params = ["m.workspace = ?"], [workspace]
+        where, params = ["m.workspace = ?"], list[object]([workspace])
         if conversation_id is not None:
             where.append("m.conversation_id = ?")
             params.append(conversation_id)
@@ -109,7 +109,7 @@ class Views:
             params.extend(statuses)
         if before is not None:
             where.append("m.seq < ?")
-            params.append(str(before))
+            params.append(before)
         with self.db.transaction(commit=False) as c:
             c.execute(
                 self.db.sql(
@@ -131,7 +131,10 @@ class Views:
         first: int,
         after: int,
     ) -> Page[tuple[str, Event]]:
-        where, params = ["e.workspace = ?", "e.notification_id > ?"], [workspace, after]
+        where, params = (
+            ["e.workspace = ?", "e.notification_id > ?"],
+            list[object]([workspace, after]),
+        )
         if conversation_id is not None:
             where.append("e.conversation_id = ?")
             params.append(conversation_id)
