@@ -3,10 +3,14 @@ views hold its events (read-your-writes)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
 from strawberry.types import Info
 
+from app.domain import Message
 from app.errors import NotFound, ValidationFailed
+from app.store import MessageStore
 from app.workspaces import Principal
 
 from . import checks
@@ -31,6 +35,22 @@ async def _check_reply_to(info: Info, p: Principal, reply_to: str | None) -> Non
         context_of(info).herald.store.exists, p, reply_to
     ):
         raise ValidationFailed.at("input.replyToMessageId", "no such message in this workspace")
+
+
+async def _command(
+    info: Info,
+    command: Callable[..., Message],
+    input: ApproveMessageInput | RejectMessageInput | SendMessageInput | RedactMessageInput,
+    last: str | None,
+) -> MessageType:
+    """The common shape: the store's command on (caller, id, expected version, actor, last)."""
+    ctx = context_of(info)
+    p = ctx.principal()
+    store = ctx.herald.store
+    msg = await blocking(
+        command, store, p, str(input.id), input.expected_version, p.actor(input.actor), last
+    )
+    return message_of(msg)
 
 
 @strawberry.type
@@ -64,75 +84,35 @@ class Mutation:
 
     @strawberry.mutation(description="Approving a draft sends it.")
     async def approve_message(self, info: Info, input: ApproveMessageInput) -> MessageType:
-        ctx = context_of(info)
         checks.check_common(
             expected_version=input.expected_version,
             actor=input.actor,
             idempotency_key=input.idempotency_key,
         )
-        p = ctx.principal()
-        msg = await blocking(
-            ctx.herald.store.approve,
-            p,
-            str(input.id),
-            input.expected_version,
-            p.actor(input.actor),
-            input.idempotency_key,
-        )
-        return message_of(msg)
+        return await _command(info, MessageStore.approve, input, input.idempotency_key)
 
     @strawberry.mutation
     async def reject_message(self, info: Info, input: RejectMessageInput) -> MessageType:
-        ctx = context_of(info)
         checks.check_common(
             expected_version=input.expected_version, actor=input.actor, reason=input.reason
         )
-        p = ctx.principal()
-        msg = await blocking(
-            ctx.herald.store.reject,
-            p,
-            str(input.id),
-            input.expected_version,
-            p.actor(input.actor),
-            input.reason,
-        )
-        return message_of(msg)
+        return await _command(info, MessageStore.reject, input, input.reason)
 
     @strawberry.mutation
     async def send_message(self, info: Info, input: SendMessageInput) -> MessageType:
-        ctx = context_of(info)
         checks.check_common(
             expected_version=input.expected_version,
             actor=input.actor,
             idempotency_key=input.idempotency_key,
         )
-        p = ctx.principal()
-        msg = await blocking(
-            ctx.herald.store.send,
-            p,
-            str(input.id),
-            input.expected_version,
-            p.actor(input.actor),
-            input.idempotency_key,
-        )
-        return message_of(msg)
+        return await _command(info, MessageStore.send, input, input.idempotency_key)
 
     @strawberry.mutation
     async def redact_message(self, info: Info, input: RedactMessageInput) -> MessageType:
-        ctx = context_of(info)
         checks.check_common(
             expected_version=input.expected_version, actor=input.actor, reason=input.reason
         )
-        p = ctx.principal()
-        msg = await blocking(
-            ctx.herald.store.redact,
-            p,
-            str(input.id),
-            input.expected_version,
-            p.actor(input.actor),
-            input.reason,
-        )
-        return message_of(msg)
+        return await _command(info, MessageStore.redact, input, input.reason)
 
     @strawberry.mutation
     async def update_message(self, info: Info, input: UpdateMessageInput) -> MessageType:
