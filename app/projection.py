@@ -64,8 +64,9 @@ class Projection:
         """Replay every event from zero into emptied views, in one transaction per batch."""
         with self._lock, self.views.db.transaction(commit=True) as c:
             self.views.clear(c)
+            table = getattr(self.tracking, "tracking_table_name", "tracking")
             c.execute(
-                self.views.db.sql("DELETE FROM tracking WHERE application_name = ?"),
+                self.views.db.sql(f"DELETE FROM {table} WHERE application_name = ?"),
                 (TRACKING_NAME,),
             )
         return self.catch_up(progress=progress)
@@ -96,14 +97,14 @@ class Projection:
         state, content = self.views.codec.encode(msg)
         c.execute(
             sql(
-                "INSERT INTO herald_events (notification_id, workspace, conversation_id, "
+                "INSERT INTO view_events (notification_id, workspace, conversation_id, "
                 "message_id, version) VALUES (?, ?, ?, ?, ?)"
             ),
             (position, msg.workspace, msg.conversation_id, msg.id.hex, msg.version),
         )
         c.execute(
             sql(
-                "INSERT INTO herald_messages (id, workspace, conversation_id, status, seq, "
+                "INSERT INTO view_messages (id, workspace, conversation_id, status, seq, "
                 "version, state, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
                 "version = excluded.version, state = excluded.state, content = excluded.content"
@@ -124,7 +125,7 @@ class Projection:
         if event.originator_version == Message.INITIAL_VERSION:
             return None
         c.execute(
-            self.views.db.sql("SELECT state, content FROM herald_messages WHERE id = ?"),
+            self.views.db.sql("SELECT state, content FROM view_messages WHERE id = ?"),
             (event.originator_id.hex,),
         )
         row = c.fetchone()

@@ -14,23 +14,22 @@ from app.secrecy import KeyStore, unseal
 from app.store import Event, MessageStore
 
 TABLES = (
-    "CREATE TABLE IF NOT EXISTS herald_messages (id TEXT PRIMARY KEY, workspace TEXT NOT NULL, "
+    "CREATE TABLE IF NOT EXISTS view_messages (id TEXT PRIMARY KEY, workspace TEXT NOT NULL, "
     "conversation_id TEXT NOT NULL, status TEXT NOT NULL, seq BIGINT NOT NULL, "
     "version INTEGER NOT NULL, state TEXT NOT NULL, content TEXT)",
-    "CREATE INDEX IF NOT EXISTS herald_messages_by_seq ON herald_messages (workspace, seq)",
-    "CREATE INDEX IF NOT EXISTS herald_messages_by_conversation "
-    "ON herald_messages (workspace, conversation_id, seq)",
-    "CREATE INDEX IF NOT EXISTS herald_messages_by_status "
-    "ON herald_messages (workspace, status, seq)",
-    "CREATE TABLE IF NOT EXISTS herald_events (notification_id BIGINT PRIMARY KEY, "
+    "CREATE INDEX IF NOT EXISTS view_messages_by_seq ON view_messages (workspace, seq)",
+    "CREATE INDEX IF NOT EXISTS view_messages_by_conversation "
+    "ON view_messages (workspace, conversation_id, seq)",
+    "CREATE INDEX IF NOT EXISTS view_messages_by_status ON view_messages (workspace, status, seq)",
+    "CREATE TABLE IF NOT EXISTS view_events (notification_id BIGINT PRIMARY KEY, "
     "workspace TEXT NOT NULL, conversation_id TEXT NOT NULL, message_id TEXT NOT NULL, "
     "version INTEGER NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS herald_events_by_workspace "
-    "ON herald_events (workspace, notification_id)",
-    "CREATE INDEX IF NOT EXISTS herald_events_by_conversation "
-    "ON herald_events (workspace, conversation_id, notification_id)",
+    "CREATE INDEX IF NOT EXISTS view_events_by_workspace "
+    "ON view_events (workspace, notification_id)",
+    "CREATE INDEX IF NOT EXISTS view_events_by_conversation "
+    "ON view_events (workspace, conversation_id, notification_id)",
 )
-_VIEW_TABLES = ("herald_messages", "herald_events")
+_VIEW_TABLES = ("view_messages", "view_events")
 
 
 T = TypeVar("T")
@@ -69,6 +68,10 @@ class Views:
         self.db: Database = store.db
         self.keys: KeyStore = store.keys
         self.codec = StateCodec(store.mapper.transcoder)
+        # A view row points at its stored event by the notification id both share.
+        self.events_table: str = store.recorder.events_table_name  # type: ignore[attr-defined]
+        position = "rowid" if self.db.dialect == "sqlite" else "notification_id"
+        self.event_join = f"s.{position} = e.notification_id"
         with self.db.transaction(commit=True) as c:
             for statement in TABLES:
                 c.execute(statement)
@@ -83,7 +86,7 @@ class Views:
         with self.db.transaction(commit=False) as c:
             c.execute(
                 self.db.sql(
-                    "SELECT m.state, m.content, k.key FROM herald_messages m "
+                    "SELECT m.state, m.content, k.key FROM view_messages m "
                     "LEFT JOIN herald_content_keys k ON k.message_id = m.id "
                     "WHERE m.id = ? AND m.workspace = ?"
                 ),
@@ -113,7 +116,7 @@ class Views:
         with self.db.transaction(commit=False) as c:
             c.execute(
                 self.db.sql(
-                    "SELECT m.seq, m.state, m.content, k.key FROM herald_messages m "
+                    "SELECT m.seq, m.state, m.content, k.key FROM view_messages m "
                     "LEFT JOIN herald_content_keys k ON k.message_id = m.id "
                     f"WHERE {' AND '.join(where)} ORDER BY m.seq DESC LIMIT ?"
                 ),
@@ -146,8 +149,7 @@ class Views:
                 self.db.sql(
                     "SELECT e.notification_id, e.conversation_id, s.originator_id, "
                     "s.originator_version, s.topic, s.state "
-                    "FROM herald_events e JOIN stored_events s "
-                    "ON s.originator_id = e.message_id AND s.originator_version = e.version "
+                    f"FROM view_events e JOIN {self.events_table} s ON {self.event_join} "
                     f"WHERE {' AND '.join(where)} ORDER BY e.notification_id LIMIT ?"
                 ),
                 (*params, first + 1),
@@ -159,7 +161,7 @@ class Views:
                 int(r[0]),
                 (
                     str(r[1]),
-                    mapper.to_domain_event(StoredEvent(UUID(r[2]), r[3], r[4], bytes(r[5]))),
+                    mapper.to_domain_event(StoredEvent(_uuid(r[2]), r[3], r[4], bytes(r[5]))),
                 ),
             )
             for r in rows[:first]
@@ -179,3 +181,7 @@ def _hex(raw_id: str) -> str:
         return UUID(raw_id).hex
     except (ValueError, AttributeError, TypeError):
         return ""
+
+
+def _uuid(value: object) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
