@@ -6,6 +6,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from psycopg.rows import tuple_row
+
 
 class Cursor(Protocol):
     def execute(self, statement: str, params: Sequence[Any] = ...) -> Any: ...
@@ -22,9 +24,14 @@ class Database:
         self.datastore = datastore
         self.dialect = "postgres" if "postgres" in type(datastore).__module__ else "sqlite"
 
+        self.blob = "BYTEA" if self.dialect == "postgres" else "BLOB"
+
     @contextmanager
     def transaction(self, *, commit: bool) -> Iterator[Cursor]:
         with self.datastore.transaction(commit=commit) as cursor:
+            if self.dialect == "postgres":
+                # Rows by position on both dialects; eventsourcing sets dict rows on PostgreSQL.
+                cursor.row_factory = tuple_row
             yield cursor
 
     def sql(self, statement: str) -> str:

@@ -28,7 +28,7 @@ class KeyStore:
         with db.transaction(commit=True) as c:
             c.execute(
                 "CREATE TABLE IF NOT EXISTS herald_content_keys "
-                "(message_id TEXT PRIMARY KEY, key BLOB NOT NULL)"
+                f"(message_id TEXT PRIMARY KEY, key {db.blob} NOT NULL)"
             )
 
     def key_for(self, message_id: UUID, *, create: bool) -> bytes | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 DEFAULT_DATABASE_URL = "sqlite:///data/herald.db"
 
@@ -14,6 +14,7 @@ DEFAULT_DATABASE_URL = "sqlite:///data/herald.db"
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     snapshot_interval: int = 100
+    pool_size: int = 10
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -21,6 +22,7 @@ class Settings:
         return cls(
             database_url=env.get("HERALD_DATABASE_URL") or DEFAULT_DATABASE_URL,
             snapshot_interval=int(env.get("HERALD_SNAPSHOT_INTERVAL") or 100),
+            pool_size=int(env.get("HERALD_POOL_SIZE") or 10),
         )
 
     def sqlite_path(self) -> Path:
@@ -33,11 +35,29 @@ class Settings:
             raise ValueError("the SQLite URL names no file")
         return Path(path)
 
+    @property
+    def is_postgres(self) -> bool:
+        return urlparse(self.database_url).scheme in ("postgresql", "postgres")
+
     def eventsourcing_env(self) -> dict[str, str]:
-        scheme = urlparse(self.database_url).scheme
-        if scheme != "sqlite":
+        url = urlparse(self.database_url)
+        if self.is_postgres:
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "herald",
+                "POSTGRES_HOST": url.hostname or "127.0.0.1",
+                "POSTGRES_PORT": str(url.port or 5432),
+                "POSTGRES_USER": unquote(url.username or "herald"),
+                "POSTGRES_PASSWORD": unquote(url.password or ""),
+                "POSTGRES_POOL_SIZE": str(self.pool_size),
+                "POSTGRES_MAX_OVERFLOW": str(self.pool_size),
+                "POSTGRES_LOCK_TIMEOUT": "30",
+                "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
+            }
+        if url.scheme != "sqlite":
             raise ValueError(
-                f"unsupported HERALD_DATABASE_URL scheme {scheme!r}: use sqlite:///path.db"
+                f"unsupported HERALD_DATABASE_URL scheme {url.scheme!r}: "
+                "use sqlite:///path.db or postgresql://user:password@host:port/db"
             )
         path = self.sqlite_path()
         path.parent.mkdir(parents=True, exist_ok=True)
