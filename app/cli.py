@@ -7,8 +7,6 @@ import logging
 import sys
 from pathlib import Path
 
-from app.settings import Settings
-
 SCHEMA_FILE = Path("schema.graphql")
 
 
@@ -18,6 +16,13 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the GraphQL API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="server processes on this port")
+    serve.add_argument(
+        "--no-projections",
+        action="store_true",
+        help="leave the views to a separate `herald project` process",
+    )
+    commands.add_parser("project", help="run the projections as a process of its own")
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
@@ -41,11 +46,19 @@ def main(argv: list[str] | None = None) -> int:
 
         return export_schema(args.path, check=args.check)
     if args.command == "serve":
+        import os
+
         import uvicorn
 
-        from app.server import create_app
-
-        uvicorn.run(create_app(Settings.from_env()), host=args.host, port=args.port)
+        if args.no_projections:
+            os.environ["HERALD_SERVE_PROJECTIONS"] = "0"
+        uvicorn.run(
+            "app.server:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+        )
         return 0
     from app import commands as run
 
@@ -53,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return run.create_key(args.workspace, args.name)
     if args.command == "projections":
         return run.rebuild()
+    if args.command == "project":
+        return run.project()
     return run.history(args.message_id)
 
 

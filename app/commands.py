@@ -43,6 +43,28 @@ def create_key(workspace: str, name: str | None) -> int:
     return 0
 
 
+def project() -> int:
+    """Keep the views caught up until interrupted; servers can then run --no-projections."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    herald = Herald()
+    try:
+        herald.start()
+        print(
+            f"projecting; the views are at position {herald.projection.position}",
+            file=sys.stderr,
+            flush=True,
+        )
+        stop.wait()
+    finally:
+        herald.close()
+    return 0
+
+
 def rebuild() -> int:
     herald = Herald()
     try:

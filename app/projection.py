@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -18,7 +19,11 @@ from app.views import Views
 
 log = logging.getLogger(__name__)
 TRACKING_NAME = "herald_views"
+PROJECTED_CHANNEL = "herald_projected"
+# Any constant will do: every Herald process contends for this one PostgreSQL advisory lock.
+_PROJECTOR_LOCK = 0x4E52414C44
 _BATCH = 500
+_RECHECK = 0.05
 
 
 class Projection:
@@ -30,6 +35,7 @@ class Projection:
         self.views = views
         self.tracking = store.factory.tracking_recorder()
         self._lock = threading.Lock()
+        self._moved = threading.Condition()
         self._listeners: list[Callable[[int], None]] = []
 
     @property
@@ -41,9 +47,29 @@ class Projection:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    def announce(self, position: int) -> None:
+        """The views reached `position`: wake whoever waits or listens in this process."""
+        with self._moved:
+            self._moved.notify_all()
+        for listener in list(self._listeners):
+            listener(position)
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Wait until the views, projected here or by another process, reach `position`."""
+        deadline = time.monotonic() + timeout
+        while self.position < position:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._moved:
+                self._moved.wait(min(_RECHECK, remaining))
+        return True
+
     def catch_up(
         self, until: int | None = None, progress: Callable[[int], None] | None = None
     ) -> int:
+        """Project what the views miss (up to `until`); while another process holds the
+        projector's lock, wait for it to get there instead, and take over if it dies."""
         with self._lock:
             position = self.position
             while until is None or position < until:
@@ -52,12 +78,16 @@ class Projection:
                 )
                 if not batch:
                     break
-                self._apply(batch)
+                if self._apply(batch):
+                    if progress is not None:
+                        progress(len(batch))
+                elif until is None:
+                    break
+                else:
+                    with self._moved:
+                        self._moved.wait(_RECHECK)
                 position = self.position
-                if progress is not None:
-                    progress(len(batch))
-        for listener in list(self._listeners):
-            listener(position)
+        self.announce(position)
         return position
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
@@ -71,12 +101,22 @@ class Projection:
             )
         return self.catch_up(progress=progress)
 
-    def _apply(self, batch: Sequence[Notification]) -> None:
+    def _apply(self, batch: Sequence[Notification]) -> bool:
+        """Project one batch with its tracking position, all or nothing; False when another
+        process is the projector right now."""
         mapper = self.store.mapper
+        db = self.views.db
         with self._transaction() as c:
+            if db.dialect == "postgres":
+                c.execute("SELECT pg_try_advisory_xact_lock(%s)", (_PROJECTOR_LOCK,))
+                if not c.fetchone()[0]:
+                    return False
             for notification in batch:
                 self._project(c, notification.id, mapper.to_domain_event(notification))
             self.tracking._insert_tracking(c, Tracking(TRACKING_NAME, batch[-1].id))  # type: ignore[attr-defined]
+            if db.dialect == "postgres":
+                c.execute("SELECT pg_notify(%s, %s)", (PROJECTED_CHANNEL, str(batch[-1].id)))
+        return True
 
     @contextmanager
     def _transaction(self) -> Iterator[Cursor]:

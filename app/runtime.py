@@ -3,50 +3,64 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 from app.projection import Projection
 from app.settings import Settings
 from app.store import MessageStore
 from app.views import Views
+from app.watcher import Watcher
 from app.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
+_PROJECTOR_PATIENCE = 10.0
 
 
 class Herald:
-    def __init__(self, settings: Settings | None = None) -> None:
+    """`project=False` leaves the views to another process (`herald project`); this one then
+    waits for them after each write, so read-your-writes holds all the same."""
+
+    def __init__(self, settings: Settings | None = None, *, project: bool = True) -> None:
         self.settings = settings or Settings.from_env()
+        self.project = project
         self.store = MessageStore(self.settings)
         self.views = Views(self.store)
         self.projection = Projection(self.store, self.views)
         self.workspaces = Workspaces(self.store.db)
-        self.store.after_save = self._project_until
-        self._stopping = threading.Event()
-        self._poller: threading.Thread | None = None
+        self.store.after_save = self._after_save
+        self._announced = -1
+        channel = getattr(self.store.recorder, "channel_name", None)
+        self.watcher = Watcher(self.settings.eventsourcing_env(), channel, self.tick)
+        self._started = False
 
-    def _project_until(self, position: int) -> None:
-        self.projection.catch_up(until=position)
+    def _after_save(self, position: int) -> None:
+        if self.project:
+            self.projection.catch_up(until=position)
+        elif not self.projection.wait_for(position, timeout=_PROJECTOR_PATIENCE):
+            log.warning(
+                "no projector caught up with position %s; is `herald project` running?", position
+            )
 
-    def start(self, poll_seconds: float = 1.0) -> None:
+    def start(self) -> None:
         """Catch up what a previous run recorded but did not project, then keep watching for
-        events written by other processes on the same database."""
-        self.projection.catch_up()
-        self._poller = threading.Thread(
-            target=self._poll, args=(poll_seconds,), name="herald-projection", daemon=True
-        )
-        self._poller.start()
+        what other processes write to the same database."""
+        if self.project:
+            self.projection.catch_up()
+        self.watcher.start()
+        self._started = True
 
-    def _poll(self, seconds: float) -> None:
-        while not self._stopping.wait(seconds):
-            try:
-                if (self.store.recorder.max_notification_id() or 0) > self.projection.position:
-                    self.projection.catch_up()
-            except Exception:
-                log.exception("projection catch-up failed; will retry")
+    def tick(self) -> None:
+        try:
+            if self.project:
+                self.projection.catch_up()
+                return
+            position = self.projection.position
+            if position != self._announced:
+                self._announced = position
+                self.projection.announce(position)
+        except Exception:
+            log.exception("projection catch-up failed; will retry")
 
     def close(self) -> None:
-        self._stopping.set()
-        if self._poller is not None:
-            self._poller.join(timeout=10)
+        if self._started:
+            self.watcher.stop()
         self.store.close()

@@ -85,8 +85,16 @@ async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     await response(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, herald: Herald | None = None) -> Starlette:
-    herald = herald or Herald(settings)
+def app_from_env() -> Starlette:
+    """For `uvicorn --factory` and `herald serve --workers N`: each worker builds its own."""
+    settings = Settings.from_env()
+    return create_app(settings, project=settings.serve_projections)
+
+
+def create_app(
+    settings: Settings | None = None, herald: Herald | None = None, *, project: bool = True
+) -> Starlette:
+    herald = herald or Herald(settings, project=project)
     graphql = HeraldGraphQL(herald)
 
     @asynccontextmanager

@@ -15,6 +15,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     snapshot_interval: int = 100
     pool_size: int = 10
+    serve_projections: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -23,6 +24,7 @@ class Settings:
             database_url=env.get("HERALD_DATABASE_URL") or DEFAULT_DATABASE_URL,
             snapshot_interval=int(env.get("HERALD_SNAPSHOT_INTERVAL") or 100),
             pool_size=int(env.get("HERALD_POOL_SIZE") or 10),
+            serve_projections=(env.get("HERALD_SERVE_PROJECTIONS") or "1") not in ("0", "false"),
         )
 
     def sqlite_path(self) -> Path:
