@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -18,6 +18,7 @@ from app.lifecycle import (
     moves_forward,
 )
 
+IDEMPOTENCY_NAMESPACE = UUID("5d1f6c1e-7d0e-4a53-9f8e-2b1f0f4b2a11")
 Body = dict[str, Any]
 Json = dict[str, Any]
 
@@ -26,9 +27,8 @@ class Message(Aggregate):
     """A message from its draft to its delivery; `content` is the Bird body, sealed on disk."""
 
     @event("Drafted")
-    def __init__(
+    def __init__(  # keyword-only would lose idempotency_key's default in eventsourcing
         self,
-        *,
         workspace: str,
         conversation_id: str,
         channel: str,
@@ -39,6 +39,7 @@ class Message(Aggregate):
         reference: str | None,
         requires_approval: bool,
         actor: str | None,
+        idempotency_key: str | None = None,
     ) -> None:
         self.workspace = workspace
         self.conversation_id = conversation_id
@@ -61,6 +62,13 @@ class Message(Aggregate):
         self.sent_at: datetime | None = None
         self.used_keys: list[str] = []
 
+    @staticmethod
+    def create_id(workspace: str, idempotency_key: str | None = None, **_: Any) -> UUID:
+        """A retried draft collides on its first event instead of racing a look-up."""
+        if idempotency_key is None:
+            return uuid4()
+        return uuid5(IDEMPOTENCY_NAMESPACE, f"{workspace}\n{idempotency_key}")
+
     # Commands: each checks the rules, then records its events.
 
     def edit(
@@ -80,10 +88,13 @@ class Message(Aggregate):
             self._refuse("only chat messages can be edited after they are sent")
         self._edited(content, recipients, sender, reply_to, after_send, actor)
 
-    def update(self) -> None:
-        """Bird's rule for PATCH: only drafts can be updated."""
+    def update(self, *, send: bool) -> None:
+        """Bird's rules for PATCH, checked before any change: only drafts can be updated, and
+        one that needs approval cannot be sent by it."""
         if self.state is not Status.DRAFT or self.redacted:
             self._refuse("sent messages cannot be updated")
+        if send and self.requires_approval:
+            self._refuse("this message requires approval before it is sent")
 
     def send(self, actor: str | None, key: str | None = None) -> None:
         self._require_draft("sent")
@@ -148,16 +159,20 @@ class Message(Aggregate):
             self.reply_to = reply_to
         self.edited = self.edited or after_send
 
+    # A `timestamp` parameter receives the event's own time, so the state and the history agree.
+
     @event("Approved")
-    def _approved(self, actor: str | None, key: str | None) -> None:
+    def _approved(
+        self, actor: str | None, key: str | None, timestamp: datetime | None = None
+    ) -> None:
         self.approved_by = actor
-        self.approved_at = self.modified_on
+        self.approved_at = timestamp
         self._use(key)
 
     @event("Sent")
-    def _sent(self, actor: str | None, key: str | None) -> None:
+    def _sent(self, actor: str | None, key: str | None, timestamp: datetime | None = None) -> None:
         self.status = Status.ACCEPTED.value
-        self.sent_at = self.modified_on
+        self.sent_at = timestamp
         self._use(key)
 
     @event("Rejected")
@@ -173,10 +188,12 @@ class Message(Aggregate):
             self.failure_reason = reason
 
     @event("Redacted")
-    def _redacted(self, actor: str | None, reason: str | None) -> None:
+    def _redacted(
+        self, actor: str | None, reason: str | None, timestamp: datetime | None = None
+    ) -> None:
         self.content = None
         self.redacted = True
-        self.redacted_at = self.modified_on
+        self.redacted_at = timestamp
 
     def _use(self, key: str | None) -> None:
         if key is not None:

@@ -104,15 +104,16 @@ class Projection:
     def _apply(self, batch: Sequence[Notification]) -> bool:
         """Project one batch with its tracking position, all or nothing; False when another
         process is the projector right now."""
-        mapper = self.store.mapper
+        # Decoded before the write transaction: unsealing reads keys on connections of its own.
+        events = [self.store.mapper.to_domain_event(n) for n in batch]
         db = self.views.db
         with self._transaction() as c:
             if db.dialect == "postgres":
                 c.execute("SELECT pg_try_advisory_xact_lock(%s)", (_PROJECTOR_LOCK,))
                 if not c.fetchone()[0]:
                     return False
-            for notification in batch:
-                self._project(c, notification.id, mapper.to_domain_event(notification))
+            for notification, event in zip(batch, events, strict=True):
+                self._project(c, notification.id, event)
             self.tracking._insert_tracking(c, Tracking(TRACKING_NAME, batch[-1].id))  # type: ignore[attr-defined]
             if db.dialect == "postgres":
                 c.execute("SELECT pg_notify(%s, %s)", (PROJECTED_CHANNEL, str(batch[-1].id)))

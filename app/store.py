@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
@@ -20,7 +19,6 @@ from app.secrecy import KeyStore, SealingMapper
 from app.settings import Settings
 from app.workspaces import Principal
 
-IDEMPOTENCY_NAMESPACE = uuid.UUID("5d1f6c1e-7d0e-4a53-9f8e-2b1f0f4b2a11")
 _RETRIES = 50
 
 Command = Callable[[Message], None]
@@ -32,8 +30,10 @@ class MessageStore(Application[UUID]):
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
-        type(self).snapshotting_intervals = {Message: self.settings.snapshot_interval}
-        super().__init__(env=self.settings.eventsourcing_env())
+        # Per store, not per class: two stores in one process may snapshot differently.
+        self.snapshotting_intervals = {Message: self.settings.snapshot_interval}  # type: ignore[misc]
+        env = {**self.settings.eventsourcing_env(), "IS_SNAPSHOTTING_ENABLED": "y"}
+        super().__init__(env=env)
         # Called with the last notification id of each save, so views catch up before we answer.
         self.after_save: Callable[[int], None] = lambda _: None
 
@@ -63,14 +63,12 @@ class MessageStore(Application[UUID]):
     # Commands.
 
     def draft(self, p: Principal, idempotency_key: str | None, **fields: Any) -> Message:
-        if idempotency_key is None:
-            msg = Message(workspace=p.workspace, **fields)
-        else:
-            mid = uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{p.workspace}\n{idempotency_key}")
+        msg = Message(workspace=p.workspace, idempotency_key=idempotency_key, **fields)
+        if idempotency_key is not None:
             try:
-                return self.load(p, str(mid))
+                return self.load(p, str(msg.id))  # a retry: the first result, nothing new
             except NotFound:
-                msg = Message(id=mid, workspace=p.workspace, **fields)  # type: ignore[call-arg]
+                pass
         try:
             self._save(msg)
         except RecordConflictError:
@@ -154,7 +152,7 @@ class MessageStore(Application[UUID]):
         """Bird's PATCH: change a draft and, with draft: false, send it in the same save."""
 
         def apply(m: Message) -> None:
-            m.update()
+            m.update(send=send)
             if any(v is not None for v in changes.values()):
                 m.edit(actor, **changes)  # type: ignore[arg-type]
             if send:

@@ -18,6 +18,6 @@ def check_first(first: int, cap: int, path: str) -> None:
 def parse_cursor(after: str | None, path: str) -> int:
     if after is None:
         return 0
-    if not after.isdigit() or len(after) > 18:
+    if not (after.isascii() and after.isdigit()) or len(after) > 18:
         raise ValidationFailed.at(path, "is not a cursor this API gave out")
     return int(after)
