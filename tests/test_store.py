@@ -3,11 +3,9 @@ time travel, history paging, snapshots, redaction, read-your-writes views, and r
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +19,7 @@ from app.runtime import Herald
 from app.settings import Settings
 from app.store import Event, MessageStore
 from app.workspaces import Principal
+from tests.postgres import fresh_database
 
 T = TypeVar("T")
 THREADS = 8
@@ -42,8 +41,15 @@ def stranger(herald: Herald) -> Principal:
 
 
 @pytest.fixture
-def snapshotting(tmp_path: Path) -> Iterator[Herald]:
-    h = Herald(Settings(database_url=f"sqlite:///{tmp_path}/snapshots.db", snapshot_interval=5))
+def snapshotting(
+    settings: Settings, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Herald]:
+    """A second Herald on its own database of the same backend, snapshotting every 5 events."""
+    if settings.is_postgres:
+        url = fresh_database(request.getfixturevalue("postgres_server"))
+    else:
+        url = f"sqlite:///{tmp_path}/snapshots.db"
+    h = Herald(Settings(database_url=url, snapshot_interval=5))
     yield h
     h.close()
 
@@ -99,9 +105,18 @@ def text_of(msg: Message) -> str | None:
     return None if msg.content is None else plain_text(msg.content)
 
 
-def query(database: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(database)) as db:
-        return list(db.execute(sql, params).fetchall())
+def query(herald: Herald, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    """Read the database behind `herald`, whichever backend it is."""
+    db = herald.store.db
+    with db.transaction(commit=False) as c:
+        c.execute(db.sql(sql.replace("{snapshots}", snapshot_table(herald))), params)
+        return [tuple(row) for row in c.fetchall()]
+
+
+def snapshot_table(herald: Herald) -> str:
+    assert herald.store.snapshots is not None
+    name: str = herald.store.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
+    return name
 
 
 def race(work: Callable[[int], T]) -> list[T | Exception]:
@@ -529,12 +544,11 @@ def test_a_long_history_loads_from_snapshots_and_still_travels_in_time(
     expected |= {21: ("text 20", "ACCEPTED"), 22: ("text 20", "PROCESSING")}
     expected[23] = ("text 20", "SENT")
 
-    database = snapshotting.settings.sqlite_path()
     snapshots = query(
-        database,
-        "SELECT originator_version, state FROM stored_snapshots WHERE originator_id = ? "
+        snapshotting,
+        "SELECT originator_version, state FROM {snapshots} WHERE originator_id = ? "
         "ORDER BY originator_version",
-        store.load(p, mid).id.hex,
+        store.load(p, mid).id if snapshotting.settings.is_postgres else store.load(p, mid).id.hex,
     )
     assert [v for v, _ in snapshots] == [5, 10, 15, 20]
     for version, state in snapshots:
@@ -552,7 +566,7 @@ def test_a_long_history_loads_from_snapshots_and_still_travels_in_time(
 
 
 def test_a_store_keeps_its_own_snapshot_interval_when_another_store_is_opened(
-    store: MessageStore, principal: Principal, snapshotting: Herald, settings: Settings
+    herald: Herald, store: MessageStore, principal: Principal, snapshotting: Herald
 ) -> None:
     # `store` snapshots every 100 events; opening `snapshotting` (every 5) must not change that.
     assert snapshotting.settings.snapshot_interval == 5
@@ -560,16 +574,16 @@ def test_a_store_keeps_its_own_snapshot_interval_when_another_store_is_opened(
     for i in range(9):
         store.edit(principal, mid, None, "eve", text=f"edit {i}")
     assert store.load(principal, mid).version == 10
-    assert query(settings.sqlite_path(), "SELECT originator_version FROM stored_snapshots") == []
+    assert query(herald, "SELECT originator_version FROM {snapshots}") == []
 
 
 # Redaction.
 
 
-def key_rows(database: Path, mid: str) -> int:
+def key_rows(herald: Herald, mid: str) -> int:
     hex_id = mid.replace("-", "")
     [(count,)] = query(
-        database, "SELECT COUNT(*) FROM herald_content_keys WHERE message_id = ?", hex_id
+        herald, "SELECT COUNT(*) FROM herald_content_keys WHERE message_id = ?", hex_id
     )
     return int(count)
 
@@ -588,7 +602,7 @@ def assert_erased(herald: Herald, p: Principal, mid: str, versions: int) -> None
     view = herald.views.message(p.workspace, mid)
     assert view is not None
     assert (view.content, view.redacted, view.version) == (None, True, versions)
-    assert key_rows(herald.settings.sqlite_path(), mid) == 0
+    assert key_rows(herald, mid) == 0
 
 
 def test_redacting_erases_the_content_from_every_version_event_and_view(
@@ -599,7 +613,7 @@ def test_redacting_erases_the_content_from_every_version_event_and_view(
     store.edit(principal, mid, None, "eve", text="card 4111 1111 1111")
     store.send(principal, mid, None, "sam", None)
     store.record_status(principal, mid, "carrier", Status.SENT, None)
-    assert key_rows(herald.settings.sqlite_path(), mid) == 1
+    assert key_rows(herald, mid) == 1
     assert text_of(store.load(principal, mid, version=1)) == "card 4111 1111"
 
     msg = store.redact(principal, mid, 4, "ray", "card number")

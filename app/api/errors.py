@@ -23,6 +23,8 @@ def classify(error: GraphQLError) -> GraphQLError:
         )
     if isinstance(original, GraphQLError):
         return classify(original)
+    if original is None and (error.extensions or {}).get("code"):
+        return error  # classified already
     if original is None:
         # The document or its variables are wrong, or a limit was hit before execution.
         message = error.message
