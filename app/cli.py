@@ -1,4 +1,4 @@
-"""herald serve | keys create | projections rebuild | export-schema | history."""
+"""herald serve | project | keys create | projections rebuild|verify | export-schema | history."""
 
 from __future__ import annotations
 
@@ -30,8 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--workspace", required=True)
     create.add_argument("--name", default=None, help="the key's name, recorded as the actor")
     projections = commands.add_parser("projections", help="manage the read models")
-    projections.add_subparsers(dest="action", required=True).add_parser(
-        "rebuild", help="replay every event from zero into the views"
+    projection_actions = projections.add_subparsers(dest="action", required=True)
+    projection_actions.add_parser("rebuild", help="replay every event from zero into the views")
+    projection_actions.add_parser(
+        "verify", help="compare every view row with a replay of the events"
     )
     export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
     export.add_argument("--check", action="store_true", help="fail if the file differs")
@@ -64,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "keys":
         return run.create_key(args.workspace, args.name)
-    if args.command == "projections":
+    if args.command == "projections" and args.action == "rebuild":
         return run.rebuild()
+    if args.command == "projections":
+        return run.verify_views()
     if args.command == "project":
         return run.project()
     return run.history(args.message_id)

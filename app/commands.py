@@ -85,6 +85,25 @@ def rebuild() -> int:
     return 0
 
 
+def verify_views() -> int:
+    from app.verify import verify
+
+    herald = Herald()
+    try:
+        differences = verify(herald)
+    finally:
+        herald.close()
+    for difference in differences:
+        print(difference)
+    print(
+        "the views are consistent with the events"
+        if not differences
+        else f"{len(differences)} differences",
+        file=sys.stderr,
+    )
+    return 1 if differences else 0
+
+
 def _bar(done: int, total: int, width: int = 40) -> None:
     filled = width if total == 0 else min(width, width * done // total)
     print(
