@@ -34,6 +34,7 @@ class Projection:
         self.store = store
         self.views = views
         self.tracking = store.factory.tracking_recorder()
+        self.tracking_table: str = getattr(self.tracking, "tracking_table_name", "tracking")
         self._lock = threading.Lock()
         self._moved = threading.Condition()
         self._listeners: list[Callable[[int], None]] = []
@@ -94,9 +95,8 @@ class Projection:
         """Replay every event from zero into emptied views, in one transaction per batch."""
         with self._lock, self.views.db.transaction(commit=True) as c:
             self.views.clear(c)
-            table = getattr(self.tracking, "tracking_table_name", "tracking")
             c.execute(
-                self.views.db.sql(f"DELETE FROM {table} WHERE application_name = ?"),
+                self.views.db.sql(f"DELETE FROM {self.tracking_table} WHERE application_name = ?"),
                 (TRACKING_NAME,),
             )
         return self.catch_up(progress=progress)
@@ -112,6 +112,15 @@ class Projection:
                 c.execute("SELECT pg_try_advisory_xact_lock(%s)", (_PROJECTOR_LOCK,))
                 if not c.fetchone()[0]:
                     return False
+            c.execute(
+                db.sql(
+                    f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = ?"
+                ),
+                (TRACKING_NAME,),
+            )
+            tracked = c.fetchone()
+            if tracked is not None and tracked[0] >= batch[0].id:
+                return True  # another projector got here first; the caller reads on from there
             for notification, event in zip(batch, events, strict=True):
                 self._project(c, notification.id, event)
             self.tracking._insert_tracking(c, Tracking(TRACKING_NAME, batch[-1].id))  # type: ignore[attr-defined]

@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from app.projection import Projection
 from app.settings import Settings
 from app.store import MessageStore
 from app.views import Views
-from app.watcher import Watcher
+from app.watcher import Watcher, connect
 from app.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 _PROJECTOR_PATIENCE = 10.0
+_SCHEMA_LOCK = 0x48455241
+
+
+@contextmanager
+def schema_lock(settings: Settings) -> Iterator[None]:
+    """Processes starting together on one PostgreSQL database create its tables one at a time:
+    concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL's catalog."""
+    if not settings.is_postgres:
+        yield
+        return
+    with connect(settings.eventsourcing_env()) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
 
 
 class Herald:
@@ -22,10 +40,11 @@ class Herald:
     def __init__(self, settings: Settings | None = None, *, project: bool = True) -> None:
         self.settings = settings or Settings.from_env()
         self.project = project
-        self.store = MessageStore(self.settings)
-        self.views = Views(self.store)
-        self.projection = Projection(self.store, self.views)
-        self.workspaces = Workspaces(self.store.db)
+        with schema_lock(self.settings):
+            self.store = MessageStore(self.settings)
+            self.views = Views(self.store)
+            self.projection = Projection(self.store, self.views)
+            self.workspaces = Workspaces(self.store.db)
         self.store.after_save = self._after_save
         self._announced = -1
         channel = getattr(self.store.recorder, "channel_name", None)

@@ -66,3 +66,15 @@ class Watcher:
                 for _ in conn.notifies(timeout=_LISTEN_TIMEOUT, stop_after=1):
                     pass
                 self.tick()
+
+
+def connect(env: dict[str, str]) -> psycopg.Connection[tuple[object, ...]]:
+    """A connection of its own, outside eventsourcing's pool, in autocommit mode."""
+    return psycopg.connect(
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        dbname=env["POSTGRES_DBNAME"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        autocommit=True,
+    )

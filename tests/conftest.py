@@ -46,7 +46,7 @@ def sqlite_settings(tmp_path: Path) -> Settings:
     return Settings(database_url=f"sqlite:///{tmp_path}/herald.db")
 
 
-@pytest.fixture(params=BACKENDS[:1])  # PENDING: both backends once SQLite-only tests are marked
+@pytest.fixture(params=BACKENDS)
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """The same tests run on each backend; only this configuration changes."""
     if request.param == "sqlite":
