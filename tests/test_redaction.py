@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from app.runtime import Herald
 from app.settings import Settings
 from tests.conftest import MESSAGE_FIELDS, Api, LiveServer, draft
+from tests.postgres import fresh_database
 
 EDIT = "mutation($input: EditMessageInput!) { editMessage(input: $input) { id version text } }"
 SEND = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { id version status } }"
@@ -266,3 +269,66 @@ def test_redaction_leaves_neither_content_nor_key_in_any_byte_of_the_database_fi
                 api.close()
     finally:
         reopened.close()
+
+
+def every_row_as_text(url: str) -> dict[str, list[str]]:
+    """Every row of every table of the database, as PostgreSQL prints it (bytea as hex)."""
+    with psycopg.connect(url) as conn:
+        tables = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            ).fetchall()
+        ]
+        return {
+            table: [str(r[0]) for r in conn.execute(f'SELECT t::text FROM "{table}" t').fetchall()]
+            for table in tables
+        }
+
+
+def rows_holding(rows: dict[str, list[str]], needle: str) -> list[str]:
+    return [table for table, texts in rows.items() if any(needle in text for text in texts)]
+
+
+def test_on_postgresql_no_row_of_any_table_holds_redacted_content_or_its_key(
+    postgres_server: str,
+) -> None:
+    url = fresh_database(postgres_server)
+    herald = Herald(Settings(database_url=url, snapshot_interval=2))
+    try:
+        with LiveServer(herald) as server:
+            api = server.client("acme", "acme-bot")
+            try:
+                story = tell(api)
+                rows = every_row_as_text(url)
+                assert {
+                    "herald_events",
+                    "herald_snapshots",
+                    "view_messages",
+                    "view_events",
+                    "herald_content_keys",
+                } <= set(rows)
+                assert rows["herald_snapshots"], "snapshots were taken, so they are checked too"
+                with psycopg.connect(url) as conn:
+                    found = conn.execute(
+                        "SELECT encode(key, 'hex') FROM herald_content_keys WHERE message_id = %s",
+                        (story.redacted_id.replace("-", ""),),
+                    ).fetchone()
+                assert found is not None
+                key_hex = str(found[0])
+                assert len(key_hex) == 64
+                for text in story.markers:
+                    assert rows_holding(rows, text) == [], text
+                assert rows_holding(rows, key_hex) == ["herald_content_keys"]
+
+                redact_and_check_every_answer(api, story)
+            finally:
+                api.close()
+    finally:
+        herald.close()
+
+    rows = every_row_as_text(url)
+    for text in story.markers:
+        assert rows_holding(rows, text) == [], text
+    assert rows_holding(rows, key_hex) == []
+    assert rows_holding(rows, story.redacted_id.replace("-", "")) != []  # its events remain
