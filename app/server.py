@@ -21,6 +21,7 @@ from strawberry.types import ExecutionResult
 from app.api.context import Context
 from app.api.errors import classify
 from app.api.schema import build_schema
+from app.http_media import GraphQLOverHTTP
 from app.runtime import Herald
 from app.settings import Settings
 
@@ -135,5 +136,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.herald = herald
+    app.add_middleware(GraphQLOverHTTP)
     app.add_middleware(BodyLimit)
     return app
