@@ -15,12 +15,15 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
-from app.api.context import Context
+from app.api.context import Context, blocking
 from app.api.errors import classify
 from app.api.schema import build_schema
+from app.errors import HeraldError
 from app.http_media import GraphQLOverHTTP
 from app.runtime import Herald
 from app.settings import Settings
@@ -31,10 +34,25 @@ MAX_BODY = 1024 * 1024
 
 class HeraldGraphQL(GraphQL[Context, None]):
     def __init__(self, herald: Herald) -> None:
+        settings = herald.settings
         super().__init__(
-            build_schema(), graphql_ide="graphiql", keep_alive=True, keep_alive_interval=15
+            build_schema(),
+            graphql_ide="graphiql",
+            keep_alive=True,
+            keep_alive_interval=15,
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            allowed_origins=settings.allowed_origins,
         )
         self.herald = herald
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A connection without a valid key is closed at once (4403), before any subscription."""
+        try:
+            await blocking(context.principal)
+        except HeraldError as error:
+            raise ConnectionRejectionError({"message": str(error), **error.extensions()}) from None
+        unset: UnsetType = UNSET
+        return unset
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(herald=self.herald, request=request, response=response)

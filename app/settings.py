@@ -16,6 +16,9 @@ class Settings:
     snapshot_interval: int = 100
     pool_size: int = 10
     serve_projections: bool = True
+    max_subscriptions_per_connection: int = 50
+    # Browser pages on other origins may not open subscriptions unless listed ("*" for any).
+    allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -25,6 +28,10 @@ class Settings:
             snapshot_interval=int(env.get("HERALD_SNAPSHOT_INTERVAL") or 100),
             pool_size=int(env.get("HERALD_POOL_SIZE") or 10),
             serve_projections=(env.get("HERALD_SERVE_PROJECTIONS") or "1") not in ("0", "false"),
+            max_subscriptions_per_connection=int(env.get("HERALD_MAX_SUBSCRIPTIONS") or 50),
+            allowed_origins=tuple(
+                o.strip() for o in (env.get("HERALD_ALLOWED_ORIGINS") or "").split(",") if o.strip()
+            ),
         )
 
     def sqlite_path(self) -> Path:

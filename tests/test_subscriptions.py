@@ -11,6 +11,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -300,28 +301,23 @@ def test_a_message_filter_streams_only_that_messages_events(
     [None, {}, {"Authorization": "Bearer hk_not-a-key"}, {"Authorization": "Basic abc"}],
     ids=["no payload", "no key", "an unknown key", "another scheme"],
 )
-def test_a_subscription_without_a_valid_key_is_unauthenticated_and_streams_nothing(
-    server: LiveServer, api: Api, subscribers: ExitStack, init: dict[str, Any] | None
+def test_a_connection_without_a_valid_key_is_closed_with_4403_and_gets_no_events(
+    server: LiveServer, api: Api, init: dict[str, Any] | None
 ) -> None:
-    ws = open_subscriber(server, subscribers, init)
-    op = ws.subscribe()
-    deadline = time.monotonic() + WAIT
-
-    answer = ws.receive(deadline)
-
-    assert answer.get("id") == op, answer
-    if answer["type"] == "error":
-        errors = answer["payload"]
-    else:
-        assert answer["type"] == "next", answer
-        assert answer["payload"].get("data") is None, answer
-        errors = answer["payload"]["errors"]
-        assert ws.receive(deadline) == {"id": op, "type": "complete"}
-    assert [e["extensions"]["code"] for e in errors] == ["UNAUTHENTICATED"]
-    # The operation is over: a write now streams nothing to this connection.
-    drafted(api, "after the refusal")
-    ws.send({"type": "ping"})
-    assert ws.receive(deadline) == {"type": "pong"}
+    with connect(
+        f"ws://127.0.0.1:{server.port}/graphql",
+        subprotocols=[Subprotocol("graphql-transport-ws")],
+        open_timeout=WAIT,
+    ) as ws:
+        message: dict[str, Any] = {"type": "connection_init"}
+        if init is not None:
+            message["payload"] = init
+        ws.send(json.dumps(message))
+        drafted(api, "written while the stranger knocks")
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=WAIT)  # no ack and no event: the server closes the connection
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4403, "Forbidden")
 
 
 def test_the_authorization_header_of_the_upgrade_request_authenticates_a_subscription(
