@@ -10,7 +10,7 @@ from typing import Any
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -20,6 +20,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from app import explorer
 from app.api.context import Context, blocking
 from app.api.errors import classify
 from app.api.schema import build_schema
@@ -53,6 +54,9 @@ class HeraldGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": str(error), **error.extensions()}) from None
         unset: UnsetType = UNSET
         return unset
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(explorer.page())
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(herald=self.herald, request=request, response=response)
@@ -150,6 +154,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", health),
+            Route(f"{explorer.ASSET_ROUTE}/{{name}}", explorer.asset),
         ],
         lifespan=lifespan,
     )

@@ -1,0 +1,187 @@
+"""The GraphiQL explorer: served with its own assets, and usable in a real headless browser
+that can reach nothing but this machine's loopback."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from app import explorer
+from app.runtime import Herald
+from app.settings import Settings
+from tests.conftest import LiveServer, draft
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+WAIT = 30.0
+
+
+@pytest.fixture
+def sqlite_server(sqlite_settings: Settings) -> Iterator[LiveServer]:
+    herald = Herald(sqlite_settings)
+    with LiveServer(herald) as live:
+        yield live
+    herald.close()
+
+
+def need_assets() -> None:
+    if not explorer.installed():
+        pytest.skip("GraphiQL's assets are not installed: run npm ci --prefix app/static")
+
+
+def test_the_explorer_page_loads_each_asset_from_herald_with_its_integrity_hash(
+    sqlite_server: LiveServer,
+) -> None:
+    need_assets()
+    page = httpx.get(f"{sqlite_server.base_url}/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    assert 'data-assets="local"' in page.text
+    assert "unpkg.com" not in page.text
+    assert "Authorization" in page.text
+    assert "draftMessage" in page.text
+    for asset in explorer.ASSETS.values():
+        assert f'src="/graphiql/assets/{asset.name}"' in page.text or (
+            f'href="/graphiql/assets/{asset.name}"' in page.text
+        )
+        served = httpx.get(f"{sqlite_server.base_url}/graphiql/assets/{asset.name}")
+        assert served.status_code == 200
+        digest = base64.b64encode(hashlib.sha384(served.content).digest()).decode()
+        assert f"sha384-{digest}" == asset.integrity, asset.name
+    missing = httpx.get(f"{sqlite_server.base_url}/graphiql/assets/..%2Fpackage.json")
+    assert missing.status_code == 404
+
+
+class Browser:
+    """Headless Chromium driven over the DevTools protocol."""
+
+    def __init__(self, binary: str, profile: Path) -> None:
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+                f"--user-data-dir={profile}",
+                # Nothing but loopback can be reached: every other host name fails to resolve.
+                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+                "--remote-debugging-port=0",
+                "--window-size=1280,900",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stderr is not None
+        port = None
+        deadline = time.monotonic() + WAIT
+        while port is None and time.monotonic() < deadline:
+            line = self.process.stderr.readline()
+            found = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
+            port = int(found.group(1)) if found else None
+        assert port is not None, "Chromium did not start its DevTools endpoint"
+        targets = httpx.get(f"http://127.0.0.1:{port}/json/list").json()
+        page = next(t for t in targets if t["type"] == "page")
+        self.stack = ExitStack()
+        self.ws: ClientConnection = self.stack.enter_context(
+            connect(page["webSocketDebuggerUrl"], max_size=None)
+        )
+        self.ids = itertools.count(1)
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        call_id = next(self.ids)
+        self.ws.send(json.dumps({"id": call_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv(timeout=WAIT))
+            if message.get("id") == call_id:
+                assert "error" not in message, message
+                result: dict[str, Any] = message["result"]
+                return result
+
+    def evaluate(self, expression: str) -> Any:
+        answer = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return answer["result"].get("value")
+
+    def wait_for(self, expression: str, what: str) -> Any:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            time.sleep(0.1)  # polling the page for a condition, with a deadline
+        raise AssertionError(f"the page never showed {what}")
+
+    def close(self) -> None:
+        self.stack.close()
+        self.process.kill()
+        self.process.wait(timeout=WAIT)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+
+
+def test_a_person_runs_a_query_with_their_key_in_graphiql_in_a_headless_browser(
+    sqlite_server: LiveServer,
+) -> None:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.skip("Chromium is not installed: apt-get install chromium")
+    need_assets()
+    api = sqlite_server.client("acme", "browser-key")
+    marker = f"seen in the browser {time.monotonic_ns()}"
+    made = draft(api, marker)
+    api.close()
+    assert api.key is not None
+    url = f"{sqlite_server.base_url}/graphql"
+    with tempfile.TemporaryDirectory() as profile:
+        browser = Browser(binary, Path(profile))
+        try:
+            browser.call("Page.enable")
+            browser.call("Page.navigate", url=url)
+            browser.wait_for("!!document.querySelector('.graphiql-execute-button')", "GraphiQL")
+            assert browser.evaluate("document.body.dataset.assets") == "local"
+            browser.wait_for(
+                "document.querySelector('.graphiql-editor-tool')?.innerText"
+                ".includes('Authorization: Bearer') || document.querySelector("
+                "'.graphiql-editor-tool')?.innerText.includes('\"Authorization\"')",
+                "the headers editor, open and ready for a key",
+            )
+            # What a person types: their key in the headers, a query in the editor.
+            typed_headers = json.dumps({"Authorization": f"Bearer {api.key}"})
+            typed_query = "{ message(id: " + json.dumps(made["id"]) + ") { id text status } }"
+            browser.evaluate(
+                f"localStorage.setItem('graphiql:headers', {json.dumps(typed_headers)});"
+                f"localStorage.setItem('graphiql:query', {json.dumps(typed_query)});"
+            )
+            browser.call("Page.reload")
+            browser.wait_for("!!document.querySelector('.graphiql-execute-button')", "GraphiQL")
+            browser.evaluate("document.querySelector('.graphiql-execute-button').click()")
+            response = "document.querySelector('.graphiql-response')"
+            shown = browser.wait_for(
+                f"{response}?.innerText.includes({json.dumps(marker)}) && {response}.innerText",
+                "the query's result",
+            )
+            assert '"status": "DRAFT"' in shown
+            shot = browser.call("Page.captureScreenshot", format="png")
+            ARTIFACTS.mkdir(exist_ok=True)
+            (ARTIFACTS / "graphiql.png").write_bytes(base64.b64decode(shot["data"]))
+        finally:
+            browser.close()
