@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     create = keys.add_parser("create", help="create an API key, printed as the last line")
     create.add_argument("--workspace", required=True)
     create.add_argument("--name", default=None, help="the key's name, recorded as the actor")
+    revoke = keys.add_parser("revoke", help="revoke keys at once, also for open subscriptions")
+    revoke.add_argument("--workspace", required=True)
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--name", help="revoke every key of this name in the workspace")
+    which.add_argument("--key", help="revoke this one key")
     projections = commands.add_parser("projections", help="manage the read models")
     projection_actions = projections.add_subparsers(dest="action", required=True)
     projection_actions.add_parser("rebuild", help="replay every event from zero into the views")
@@ -64,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from app import commands as run
 
-    if args.command == "keys":
+    if args.command == "keys" and args.action == "create":
         return run.create_key(args.workspace, args.name)
+    if args.command == "keys":
+        return run.revoke_keys(args.workspace, args.name, args.key)
     if args.command == "projections" and args.action == "rebuild":
         return run.rebuild()
     if args.command == "projections":

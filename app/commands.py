@@ -43,6 +43,16 @@ def create_key(workspace: str, name: str | None) -> int:
     return 0
 
 
+def revoke_keys(workspace: str, name: str | None, key: str | None) -> int:
+    herald = Herald()
+    try:
+        count = herald.workspaces.revoke(workspace, name, key)
+    finally:
+        herald.close()
+    print(f"revoked {count} key(s) of workspace {workspace!r}")
+    return 0 if count else 1
+
+
 def project() -> int:
     """Keep the views caught up until interrupted; servers can then run --no-projections."""
     import signal

@@ -17,6 +17,8 @@ _PREFIX = "hk_"
 class Principal:
     workspace: str
     key_name: str
+    # Which key authenticated it, so long-lived connections can notice when it is revoked.
+    key_digest: str = ""
 
     def actor(self, given: str | None) -> str:
         return given if given else self.key_name
@@ -85,7 +87,36 @@ class Workspaces:
         workspace_id, key_name, workspace_name = str(row[0]), str(row[1]), str(row[2])
         if workspace_header and workspace_header not in (workspace_id, workspace_name):
             raise Forbidden("this key does not belong to the workspace the request names")
-        return Principal(workspace=workspace_id, key_name=key_name)
+        return Principal(workspace=workspace_id, key_name=key_name, key_digest=_digest(key))
+
+    def revoke(
+        self, workspace_name: str, key_name: str | None = None, key: str | None = None
+    ) -> int:
+        """Revoke a workspace's keys by name (every key of that name), or one key by its value;
+        returns how many were revoked. Takes effect at the next request or subscription check."""
+        clause, params = ("k.digest = ?", [_digest(key)]) if key else ("k.name = ?", [key_name])
+        sql = self.db.sql
+        with self.db.transaction(commit=True) as c:
+            c.execute(
+                sql(
+                    "SELECT k.digest FROM herald_api_keys k JOIN herald_workspaces w "
+                    f"ON w.id = k.workspace_id WHERE w.name = ? AND k.revoked = 0 AND {clause}"
+                ),
+                (workspace_name, *params),
+            )
+            digests = [str(row[0]) for row in c.fetchall()]
+            for digest in digests:
+                c.execute(sql("UPDATE herald_api_keys SET revoked = 1 WHERE digest = ?"), (digest,))
+        return len(digests)
+
+    def is_active(self, principal: Principal) -> bool:
+        with self.db.transaction(commit=False) as c:
+            c.execute(
+                self.db.sql("SELECT revoked FROM herald_api_keys WHERE digest = ?"),
+                (principal.key_digest,),
+            )
+            row = c.fetchone()
+        return row is not None and not row[0]
 
 
 def parse_authorization(header: str | None) -> str | None:

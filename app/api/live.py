@@ -4,14 +4,18 @@ projection moves, so it sees every event of its workspace once, in recorded orde
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator
 
 from strawberry.types import Info
+
+from app.errors import Unauthenticated
 
 from .context import blocking, context_of
 from .events import MessageEvent, event_of
 
 _PAGE = 100
+_RECHECK_KEY = 1.0
 
 
 async def message_events(
@@ -44,7 +48,11 @@ async def message_events(
                 position = pos
                 yield event_of(event, conversation)
             if not page.has_next:
-                await moved.wait()
+                # Woken by new events, or at least every few seconds to notice a revoked key.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(moved.wait(), _RECHECK_KEY)
                 moved.clear()
+                if not await blocking(herald.workspaces.is_active, principal):
+                    raise Unauthenticated("the API key was revoked")
     finally:
         stop()
