@@ -78,7 +78,8 @@ class GraphQLOverHTTP:
                 extra = [(b"allow", b"GET, POST")]
             elif status == 400 and message == "Unsupported content type":
                 status, message = 415, f"send {JSON}"
-            await _send_json(send, status, {"errors": [{"message": message}]}, media, extra)
+            error = {"message": message, "extensions": {"code": "VALIDATION_FAILED"}}
+            await _send_json(send, status, {"errors": [error]}, media, extra)
             return
         payload = json.loads(body)
         if isinstance(payload, dict) and is_request_error(payload):

@@ -67,12 +67,16 @@ class Projection:
         return True
 
     def catch_up(
-        self, until: int | None = None, progress: Callable[[int], None] | None = None
+        self,
+        until: int | None = None,
+        progress: Callable[[int], None] | None = None,
+        *,
+        announce_unchanged: bool = True,
     ) -> int:
         """Project what the views miss (up to `until`); while another process holds the
         projector's lock, wait for it to get there instead, and take over if it dies."""
         with self._lock:
-            position = self.position
+            position = started = self.position
             while until is None or position < until:
                 batch = self.store.recorder.select_notifications(
                     start=position, limit=_BATCH, inclusive_of_start=False
@@ -88,7 +92,8 @@ class Projection:
                     with self._moved:
                         self._moved.wait(_RECHECK)
                 position = self.position
-        self.announce(position)
+        if announce_unchanged or position != started:
+            self.announce(position)
         return position
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:

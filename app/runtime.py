@@ -70,7 +70,7 @@ class Herald:
     def tick(self) -> None:
         try:
             if self.project:
-                self.projection.catch_up()
+                self.projection.catch_up(announce_unchanged=False)
                 return
             position = self.projection.position
             if position != self._announced:

@@ -23,6 +23,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from app import explorer
 from app.api.context import Context, blocking
 from app.api.errors import classify
+from app.api.guards import LegacyWSHandler, TransportWSHandler
 from app.api.schema import build_schema
 from app.errors import HeraldError
 from app.http_media import GraphQLOverHTTP
@@ -34,6 +35,9 @@ MAX_BODY = 1024 * 1024
 
 
 class HeraldGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(self, herald: Herald) -> None:
         settings = herald.settings
         super().__init__(

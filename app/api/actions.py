@@ -17,18 +17,26 @@ from .scalars import DateTime
 
 @strawberry.type(description="The message as the Handle Message Action API returns it.")
 class ActionMessage:
-    id: strawberry.ID = strawberry.field(name="_id")
-    message: str | None
-    to: str | None
-    sent: bool
+    id: strawberry.ID = strawberry.field(name="_id", description="The message's id.")
+    message: str | None = strawberry.field(
+        description="The plain text of the message. Null once redacted."
+    )
+    to: str | None = strawberry.field(
+        description="The address (identifierValue) of the first TO recipient; null when none."
+    )
+    sent: bool = strawberry.field(
+        description="True once the message has been sent (any status from ACCEPTED on)."
+    )
     status: str = strawberry.field(description='e.g. "draft", "approved", "rejected", "edited".')
-    timestamp: DateTime
+    timestamp: DateTime = strawberry.field(
+        description="When the latest event of the message was recorded."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="What the Handle Message Action API answers.")
 class MessageActionResult:
     status: str = strawberry.field(description='"success" when the action was taken.')
-    message: ActionMessage
+    message: ActionMessage = strawberry.field(description="The message after the action.")
 
 
 _DONE = {

@@ -7,6 +7,7 @@ import logging
 
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from app.errors import HeraldError
 
@@ -23,6 +24,14 @@ def classify(error: GraphQLError) -> GraphQLError:
         )
     if isinstance(original, GraphQLError):
         return classify(original)
+    if isinstance(original, InvalidOperationTypeError):
+        return GraphQLError(
+            "this operation type is not allowed here (subscriptions over WebSocket, queries and "
+            "mutations over HTTP)",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "VALIDATION_FAILED"},
+        )
     if original is None and (error.extensions or {}).get("code"):
         return error  # classified already
     if original is None:

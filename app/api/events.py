@@ -21,8 +21,12 @@ from .types import Channel, MessageStatus, PageInfo, Recipient, recipients_of
 
 @strawberry.interface(description="One recorded event of one message.")
 class MessageEvent:
-    message_id: strawberry.ID
-    conversation_id: strawberry.ID
+    message_id: strawberry.ID = strawberry.field(
+        description="The id of the message the event belongs to."
+    )
+    conversation_id: strawberry.ID = strawberry.field(
+        description="The conversation of the message the event belongs to."
+    )
     version: int = strawberry.field(
         description="1 for the first event of a message, then 2, 3, ..."
     )
@@ -32,22 +36,35 @@ class MessageEvent:
             "Redacted."
         )
     )
-    occurred_at: DateTime
+    occurred_at: DateTime = strawberry.field(description="When the event was recorded.")
     actor: str | None = strawberry.field(
         description="Who caused it: the name of the API key, or the actor the request named."
     )
 
 
-@strawberry.type
+@strawberry.type(
+    description="The message was drafted (draftMessage): always its first event, version 1."
+)
 class MessageDrafted(MessageEvent):
-    channel: Channel  # type: ignore[valid-type]
+    channel: Channel = strawberry.field(  # type: ignore[valid-type]
+        description="The channel the message was drafted for."
+    )
     text: str | None = strawberry.field(description="Null once the message is redacted.")
     body: JSON | None = strawberry.field(description="Null once the message is redacted.")
-    recipients: list[Recipient]
-    requires_approval: bool
+    recipients: list[Recipient] = strawberry.field(
+        description="The recipients the draft was made with."
+    )
+    requires_approval: bool = strawberry.field(
+        description="True when the draft was made to need approveMessage to send it."
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The message was changed: by editMessage or an EDIT action, or by updateMessage "
+        "(which may also change the recipients, sender or replyToMessageId, not shown here)."
+    )
+)
 class MessageEdited(MessageEvent):
     text: str | None = strawberry.field(
         description="Null once the message is redacted, or when this edit did not change the body."
@@ -58,42 +75,81 @@ class MessageEdited(MessageEvent):
     after_send: bool = strawberry.field(description="True when the message had already been sent.")
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The draft was approved (approveMessage or an APPROVE action). A MessageSent event "
+        "always follows it."
+    )
+)
 class MessageApproved(MessageEvent):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="The draft was rejected (rejectMessage or a REJECT action). REJECTED is final."
+)
 class MessageRejected(MessageEvent):
-    reason: str | None
+    reason: str | None = strawberry.field(
+        description="The reason the rejecter gave; null when none was given."
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The draft was sent (sendMessage, approveMessage, updateMessage or an APPROVE action): "
+        "its status became ACCEPTED."
+    )
+)
 class MessageSent(MessageEvent):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="A channel reported a new delivery status of the message (recordDeliveryStatus)."
+)
 class MessageStatusChanged(MessageEvent):
-    status: MessageStatus  # type: ignore[valid-type]
-    reason: str | None
+    status: MessageStatus = strawberry.field(  # type: ignore[valid-type]
+        description="The status the channel reported, which the message then took."
+    )
+    reason: str | None = strawberry.field(
+        description=(
+            "The reason the channel gave; null when none was given. With SENDING_FAILED or "
+            "DELIVERY_FAILED it became the message's failureReason."
+        )
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The message was redacted (redactMessage): its content is now erased, from the message "
+        "and from every earlier event of it."
+    )
+)
 class MessageRedacted(MessageEvent):
-    reason: str | None
+    reason: str | None = strawberry.field(
+        description="The reason the redacter gave; null when none was given."
+    )
 
 
 @strawberry.type(description="One event and the cursor just after it.")
 class MessageEventEdge:
-    cursor: str
-    node: MessageEvent
+    cursor: str = strawberry.field(
+        description=(
+            "The event's position. Pass it as `after` to get the events after this one; it stays "
+            "valid forever."
+        )
+    )
+    node: MessageEvent = strawberry.field(description="The event.")
 
 
 @strawberry.type(description="A page of events.")
 class MessageEventConnection:
-    edges: list[MessageEventEdge]
-    page_info: PageInfo
+    edges: list[MessageEventEdge] = strawberry.field(
+        description="The events of this page, each with its cursor, in recorded order."
+    )
+    page_info: PageInfo = strawberry.field(
+        description="Where this page starts and ends, and whether more events follow."
+    )
 
 
 EVENT_TYPES: tuple[type[MessageEvent], ...] = (

@@ -49,8 +49,10 @@ async def message_events(
                 yield event_of(event, conversation)
             if not page.has_next:
                 # Woken by new events, or at least every few seconds to notice a revoked key.
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(moved.wait(), _RECHECK_KEY)
+                    async with asyncio.timeout(_RECHECK_KEY):
+                        await moved.wait()
                 moved.clear()
                 if not await blocking(herald.workspaces.is_active, principal):
                     raise Unauthenticated("the API key was revoked")

@@ -4,6 +4,7 @@ views hold its events (read-your-writes)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -53,10 +54,34 @@ async def _command(
     return message_of(msg)
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "Commands on messages. Each records its events and answers only once queries can see "
+        "them, returning the message as it then stands. Errors carry extensions.code: "
+        "UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (no such message in your workspace), CONFLICT "
+        "(the message's status or version forbids the command; extensions carry currentVersion "
+        "and currentStatus), VALIDATION_FAILED (extensions.details maps a JSON path to "
+        "messages; nothing is recorded) and LIMIT_EXCEEDED."
+    )
+)
 class Mutation:
-    @strawberry.mutation
-    async def draft_message(self, info: Info, input: DraftMessageInput) -> MessageType:
+    @strawberry.mutation(
+        description=(
+            "Record a new draft (status DRAFT, version 1). Fails with VALIDATION_FAILED on bad "
+            "input; with an idempotencyKey already used in your workspace it returns that "
+            "message and records nothing."
+        )
+    )
+    async def draft_message(
+        self,
+        info: Info,
+        input: Annotated[
+            DraftMessageInput,
+            strawberry.argument(
+                description="The new message: its conversation, content, recipients and options."
+            ),
+        ],
+    ) -> MessageType:
         ctx = context_of(info)
         fields = checks.draft_fields(input)
         p = ctx.principal()
@@ -66,8 +91,21 @@ class Mutation:
         )
         return message_of(msg)
 
-    @strawberry.mutation
-    async def edit_message(self, info: Info, input: EditMessageInput) -> MessageType:
+    @strawberry.mutation(
+        description=(
+            "Change a message's text or body. Allowed on drafts, and on CHAT messages once sent "
+            "(they then show edited: true); a rejected, redacted or sent non-CHAT message fails "
+            "with CONFLICT."
+        )
+    )
+    async def edit_message(
+        self,
+        info: Info,
+        input: Annotated[
+            EditMessageInput,
+            strawberry.argument(description="Which message, and its new text or body."),
+        ],
+    ) -> MessageType:
         ctx = context_of(info)
         text, content = checks.edit_content(input)
         p = ctx.principal()
@@ -82,8 +120,20 @@ class Mutation:
         )
         return message_of(msg)
 
-    @strawberry.mutation(description="Approving a draft sends it.")
-    async def approve_message(self, info: Info, input: ApproveMessageInput) -> MessageType:
+    @strawberry.mutation(
+        description=(
+            "Approving a draft sends it: records Approved then Sent, and the status becomes "
+            "ACCEPTED. Works whether or not the draft requires approval; anything but a draft "
+            "fails with CONFLICT."
+        )
+    )
+    async def approve_message(
+        self,
+        info: Info,
+        input: Annotated[
+            ApproveMessageInput, strawberry.argument(description="Which draft to approve.")
+        ],
+    ) -> MessageType:
         checks.check_common(
             expected_version=input.expected_version,
             actor=input.actor,
@@ -91,15 +141,36 @@ class Mutation:
         )
         return await _command(info, MessageStore.approve, input, input.idempotency_key)
 
-    @strawberry.mutation
-    async def reject_message(self, info: Info, input: RejectMessageInput) -> MessageType:
+    @strawberry.mutation(
+        description=(
+            "Reject a draft: its status becomes REJECTED, which is final. Anything but a draft "
+            "fails with CONFLICT."
+        )
+    )
+    async def reject_message(
+        self,
+        info: Info,
+        input: Annotated[
+            RejectMessageInput, strawberry.argument(description="Which draft to reject, and why.")
+        ],
+    ) -> MessageType:
         checks.check_common(
             expected_version=input.expected_version, actor=input.actor, reason=input.reason
         )
         return await _command(info, MessageStore.reject, input, input.reason)
 
-    @strawberry.mutation
-    async def send_message(self, info: Info, input: SendMessageInput) -> MessageType:
+    @strawberry.mutation(
+        description=(
+            "Send a draft: its status becomes ACCEPTED, and channels report on it from then on. "
+            "A message that is not a draft, or a draft that requires approval, fails with "
+            "CONFLICT."
+        )
+    )
+    async def send_message(
+        self,
+        info: Info,
+        input: Annotated[SendMessageInput, strawberry.argument(description="Which draft to send.")],
+    ) -> MessageType:
         checks.check_common(
             expected_version=input.expected_version,
             actor=input.actor,
@@ -107,15 +178,42 @@ class Mutation:
         )
         return await _command(info, MessageStore.send, input, input.idempotency_key)
 
-    @strawberry.mutation
-    async def redact_message(self, info: Info, input: RedactMessageInput) -> MessageType:
+    @strawberry.mutation(
+        description=(
+            "Erase a message's content for good, from the message and from every event of it "
+            "(text and body become null). Only SENT, DELIVERED, SENDING_FAILED and "
+            "DELIVERY_FAILED messages can be redacted, once; anything else fails with CONFLICT."
+        )
+    )
+    async def redact_message(
+        self,
+        info: Info,
+        input: Annotated[
+            RedactMessageInput, strawberry.argument(description="Which message to redact, and why.")
+        ],
+    ) -> MessageType:
         checks.check_common(
             expected_version=input.expected_version, actor=input.actor, reason=input.reason
         )
         return await _command(info, MessageStore.redact, input, input.reason)
 
-    @strawberry.mutation
-    async def update_message(self, info: Info, input: UpdateMessageInput) -> MessageType:
+    @strawberry.mutation(
+        description=(
+            "Change a draft and, with draft: false or status: ACCEPTED, send it, as Bird's PATCH "
+            "of a message. Anything but a draft, or sending one that requires approval, fails "
+            "with CONFLICT."
+        )
+    )
+    async def update_message(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateMessageInput,
+            strawberry.argument(
+                description="Which draft, and the fields to change; at least one besides the ids."
+            ),
+        ],
+    ) -> MessageType:
         ctx = context_of(info)
         send, changes = checks.update_changes(input)
         p = ctx.principal()
@@ -135,9 +233,20 @@ class Mutation:
         )
         return message_of(msg)
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description=(
+            "Record a channel's report on a sent message. Statuses only move forward; a "
+            "backward or repeated one fails with CONFLICT, and one a channel may not report "
+            "(DRAFT, REJECTED, ACCEPTED) with VALIDATION_FAILED."
+        )
+    )
     async def record_delivery_status(
-        self, info: Info, input: RecordDeliveryStatusInput
+        self,
+        info: Info,
+        input: Annotated[
+            RecordDeliveryStatusInput,
+            strawberry.argument(description="Which message, and the status the channel reports."),
+        ],
     ) -> MessageType:
         ctx = context_of(info)
         status = checks.reported_status(input)
@@ -162,8 +271,27 @@ class Mutation:
     async def handle_message_action(
         self,
         info: Info,
-        conversation_id: strawberry.ID,
-        message_id: strawberry.ID,
-        metadata: MessageActionMetadataInput,
+        conversation_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description=(
+                    "The conversation the message belongs to; if it is not the message's "
+                    "conversation, the action fails with NOT_FOUND."
+                )
+            ),
+        ],
+        message_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description=(
+                    "The id of the message. One that names no message in your workspace fails "
+                    "with NOT_FOUND."
+                )
+            ),
+        ],
+        metadata: Annotated[
+            MessageActionMetadataInput,
+            strawberry.argument(description="Which action to take, and its content."),
+        ],
     ) -> MessageActionResult:
         return await handle_action(info, str(conversation_id), str(message_id), metadata)

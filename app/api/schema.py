@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     ValidationCache,
 )
@@ -24,6 +24,7 @@ from app.lifecycle import Status
 from .context import blocking, context_of
 from .errors import HeraldErrors
 from .events import EVENT_TYPES, MessageEvent, MessageEventConnection, event_connection, event_of
+from .guards import SafeParserCache
 from .live import message_events
 from .mutations import Mutation
 from .paging import MAX_EVENTS, MAX_MESSAGES, check_first, parse_cursor
@@ -34,23 +35,49 @@ MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 4_000
 
+_CONVERSATION_FILTER = "Only messages of this conversation; leave it out for all of them."
+_ERRORS = (
+    "Errors carry extensions.code: UNAUTHENTICATED (no or unknown API key), FORBIDDEN (the "
+    "request names another workspace), VALIDATION_FAILED (bad input; extensions.details maps a "
+    "JSON path to messages) and LIMIT_EXCEEDED (the operation is too deep, too large or has too "
+    "many aliases)."
+)
+
 
 @strawberry.type(description="One message and the cursor just after it.")
 class MessageEdge:
-    cursor: str
-    node: MessageType
+    cursor: str = strawberry.field(
+        description=(
+            "The message's position. Pass it as `after` to get the messages after this one (the "
+            "older ones); it stays valid forever."
+        )
+    )
+    node: MessageType = strawberry.field(description="The message.")
 
 
 @strawberry.type(description="A page of messages.")
 class MessageConnection:
-    edges: list[MessageEdge]
-    page_info: PageInfo
+    edges: list[MessageEdge] = strawberry.field(
+        description="The messages of this page, each with its cursor, newest first."
+    )
+    page_info: PageInfo = strawberry.field(
+        description="Where this page starts and ends, and whether more messages follow."
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "What can be read. Each query sees only the caller's workspace, and sees every mutation "
+        f"that has already answered. {_ERRORS}"
+    )
+)
 class Query:
     @strawberry.field(description="Null when there is no such message in the caller's workspace.")
-    async def message(self, info: Info, id: strawberry.ID) -> MessageType | None:
+    async def message(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The message's id.")],
+    ) -> MessageType | None:
         ctx = context_of(info)
         msg = await blocking(ctx.herald.views.message, ctx.principal().workspace, str(id))
         return None if msg is None else message_of(msg)
@@ -61,7 +88,20 @@ class Query:
             "Null when there is no such message or version."
         )
     )
-    async def message_at(self, info: Info, id: strawberry.ID, version: int) -> MessageType | None:
+    async def message_at(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The message's id.")],
+        version: Annotated[
+            int,
+            strawberry.argument(
+                description=(
+                    "Which event to stop after: 1 is the draft as first recorded, "
+                    "Message.version is now."
+                )
+            ),
+        ],
+    ) -> MessageType | None:
         ctx = context_of(info)
         p = ctx.principal()
         if version < 1:
@@ -78,10 +118,37 @@ class Query:
     async def messages(
         self,
         info: Info,
-        conversation_id: strawberry.ID | None = None,
-        status: list[MessageStatus] | None = None,  # type: ignore[valid-type]
-        first: int | None = 50,
-        after: str | None = None,
+        conversation_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description=_CONVERSATION_FILTER)
+        ] = None,
+        status: Annotated[
+            list[MessageStatus] | None,  # type: ignore[valid-type]
+            strawberry.argument(
+                description=(
+                    "Only messages whose status is one of these; null or an empty list means "
+                    "any status."
+                )
+            ),
+        ] = None,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description=(
+                    "How many messages to return: 0 to 100 (default 50); anything else fails "
+                    "with VALIDATION_FAILED."
+                )
+            ),
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "A cursor this API gave out (a position, e.g. the previous page's endCursor): "
+                    "only messages older than it are returned. Leave it out to start with the "
+                    "newest; anything that is not such a cursor fails with VALIDATION_FAILED."
+                )
+            ),
+        ] = None,
     ) -> MessageConnection:
         ctx = context_of(info)
         size = 50 if first is None else first
@@ -116,9 +183,31 @@ class Query:
     async def events(
         self,
         info: Info,
-        conversation_id: strawberry.ID | None = None,
-        first: int | None = 100,
-        after: str | None = None,
+        conversation_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only events of this conversation; leave it out for all of them."
+            ),
+        ] = None,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description=(
+                    "How many events to return: 0 to 500 (default 100); anything else fails "
+                    "with VALIDATION_FAILED."
+                )
+            ),
+        ] = 100,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "A cursor this API gave out (a position, e.g. the previous page's endCursor): "
+                    "only events recorded after it are returned. Leave it out to start at the "
+                    "first event; anything that is not such a cursor fails with VALIDATION_FAILED."
+                )
+            ),
+        ] = None,
     ) -> MessageEventConnection:
         ctx = context_of(info)
         size = 100 if first is None else first
@@ -136,7 +225,13 @@ class Query:
         return event_connection(items, page.has_next, position)
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "Live events over WebSocket (graphql-transport-ws or graphql-ws), authenticated like "
+        "HTTP requests, in the connection parameters or the request's headers. A subscriber "
+        "gets every event recorded after it subscribes, each once and in recorded order."
+    )
+)
 class Subscription:
     @strawberry.subscription(
         description=(
@@ -147,8 +242,21 @@ class Subscription:
     async def message_events(
         self,
         info: Info,
-        conversation_id: strawberry.ID | None = None,
-        message_id: strawberry.ID | None = None,
+        conversation_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only events of this conversation; leave it out for all of them."
+            ),
+        ] = None,
+        message_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description=(
+                    "Only events of this message; leave it out for all of them. An id that names "
+                    "no message of your workspace matches nothing."
+                )
+            ),
+        ] = None,
     ) -> AsyncGenerator[MessageEvent, None]:
         async for event in message_events(
             info,
@@ -163,6 +271,14 @@ class HeraldSchema(strawberry.Schema):
         """Typed errors are the client's business; HeraldErrors already logged the unexpected."""
 
 
+# The limiters' rule classes, made once: new classes per request would make every validation
+# a cache miss, since the validation cache keys on the rules too.
+_LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
+
+
 @cache
 def build_schema() -> strawberry.Schema:
     """Built once: the parser and validation caches live as long as the schema."""
@@ -174,10 +290,9 @@ def build_schema() -> strawberry.Schema:
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            lambda: ParserCache(maxsize=1_000),
+            lambda: SafeParserCache(maxsize=1_000),
             lambda: ValidationCache(maxsize=1_000),
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: AddValidationRules(_LIMIT_RULES),
             HeraldErrors,
         ],
     )

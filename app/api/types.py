@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.enum import has_enum_definition
 
 from app.bodies import plain_text
 from app.domain import Message as Aggregate
@@ -34,6 +36,64 @@ Channel = strawberry.enum(
 )
 
 
+def _describe_values(enum: type[Enum], descriptions: Mapping[str, str]) -> None:
+    """Describe each GraphQL value of an enum on strawberry's definition of it.
+
+    strawberry.enum_value() only works inside the Enum class itself, and Status and Channel live
+    in app.lifecycle, where their values are plain strings the whole app relies on. So the
+    descriptions go on strawberry's definition of the enum instead: the GraphQL names and the
+    Python values stay exactly as they are.
+    """
+    if not has_enum_definition(enum):
+        raise TypeError(f"{enum.__name__} is not a strawberry enum")
+    values = enum.__strawberry_definition__.values
+    if {value.name for value in values} != set(descriptions):
+        raise ValueError(f"describe exactly the values of {enum.__name__}")
+    for value in values:
+        value.description = descriptions[value.name]
+
+
+_describe_values(
+    MessageStatus,
+    {
+        "DRAFT": (
+            "Not sent yet. A draft can be edited, updated, sent (unless it requires approval), "
+            "approved or rejected; it cannot be redacted or take a delivery status."
+        ),
+        "REJECTED": (
+            "Rejected before it was sent. Final: no command changes it any more (they fail with "
+            "CONFLICT)."
+        ),
+        "ACCEPTED": (
+            "Sent by Herald (sendMessage, approveMessage or updateMessage) and handed to the "
+            "channel, which has not reported on it yet. Cannot be redacted yet."
+        ),
+        "PROCESSING": (
+            "The channel reported that it is sending the message. Cannot be redacted yet."
+        ),
+        "SENT": "The channel reported that it has sent the message.",
+        "DELIVERED": "The channel reported that the message reached its recipient. Final.",
+        "SENDING_FAILED": (
+            "The channel could not send the message (reported from ACCEPTED or PROCESSING). "
+            "Final; the channel's reason is in failureReason."
+        ),
+        "DELIVERY_FAILED": (
+            "The message was sent but not delivered (reported from PROCESSING or SENT). "
+            "Final; the channel's reason is in failureReason."
+        ),
+    },
+)
+_describe_values(
+    Channel,
+    {
+        "CHAT": "A chat message: the only channel whose messages can be edited after sending.",
+        "SMS": "A text message to a phone number.",
+        "EMAIL": "An email.",
+        "WHATSAPP": "A WhatsApp message.",
+    },
+)
+
+
 @strawberry.enum(description="How a recipient receives the message.")
 class RecipientType(Enum):
     TO = "TO"
@@ -41,39 +101,74 @@ class RecipientType(Enum):
     BCC = "BCC"
 
 
+# Not strawberry.enum_value(): that would type RecipientType.TO.value as an EnumValueDefinition
+# for mypy, and app.api.checks stores .value as a str.
+_describe_values(
+    RecipientType,
+    {
+        "TO": "A main recipient of the message.",
+        "CC": "Receives a copy of the message (carbon copy).",
+        "BCC": "Receives a copy that the other recipients are not shown (blind carbon copy).",
+    },
+)
+
+
 @strawberry.type(description="Someone a message is for.")
 class Recipient:
     identifier_key: str = strawberry.field(description='e.g. "phonenumber" or "emailaddress".')
-    identifier_value: str
-    type: RecipientType
+    identifier_value: str = strawberry.field(
+        description='The address itself, of the kind identifierKey names, e.g. "+15550100".'
+    )
+    type: RecipientType = strawberry.field(description="How this recipient receives the message.")
 
 
 @strawberry.type(description="Who a message is from.")
 class Sender:
-    name: str
-    email: str | None
+    name: str = strawberry.field(description="The sender's name, as given.")
+    email: str | None = strawberry.field(
+        description="The sender's email address; null when none was given."
+    )
 
 
 @strawberry.type(description="Where a page starts and ends, and whether there is more.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="True when more items follow this page: ask again with after: endCursor."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="True when this page was asked for after a cursor, so items come before it."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of the first item of this page; null when the page is empty."
+    )
+    end_cursor: str | None = strawberry.field(
+        description=(
+            "The cursor of the last item of this page; pass it as `after` to get the next page. "
+            "Null when the page is empty."
+        )
+    )
 
 
 @strawberry.type(name="Message", description="A message as it stands now (the read model).")
 class MessageType:
-    id: strawberry.ID
-    conversation_id: strawberry.ID
-    channel: Channel  # type: ignore[valid-type]
+    id: strawberry.ID = strawberry.field(
+        description="The message's id (a UUID), given by Herald when the draft was recorded."
+    )
+    conversation_id: strawberry.ID = strawberry.field(
+        description="The conversation the message belongs to, as given when it was drafted."
+    )
+    channel: Channel = strawberry.field(  # type: ignore[valid-type]
+        description="The channel the message is for; set when it was drafted."
+    )
     version: int = strawberry.field(
         description=(
             "The number of events recorded for this message; pass it back as expectedVersion."
         )
     )
-    status: MessageStatus  # type: ignore[valid-type]
-    draft: bool
+    status: MessageStatus = strawberry.field(  # type: ignore[valid-type]
+        description="Where the message is in its lifecycle (see MessageStatus)."
+    )
+    draft: bool = strawberry.field(description="True while the status is DRAFT.")
     text: str | None = strawberry.field(
         description="The plain text of the body. Null once redacted."
     )
@@ -83,30 +178,84 @@ class MessageType:
             '{"text": ...}}). Null once redacted.'
         )
     )
-    recipients: list[Recipient]
-    sender: Sender | None
-    reply_to_message_id: strawberry.ID | None
+    recipients: list[Recipient] = strawberry.field(
+        description="Who the message is for, in the order given; empty when nobody was named."
+    )
+    sender: Sender | None = strawberry.field(
+        description="Who the message is from; null when no sender was given."
+    )
+    reply_to_message_id: strawberry.ID | None = strawberry.field(
+        description="The id of the message this one replies to; null when it is not a reply."
+    )
     reference: str | None = strawberry.field(
         description="The caller's own reference, given when the draft was made."
     )
-    requires_approval: bool
-    approved_by: str | None
-    approved_at: DateTime | None
-    rejected_by: str | None
-    rejection_reason: str | None
-    failure_reason: str | None
+    requires_approval: bool = strawberry.field(
+        description=(
+            "True when only approveMessage can send it: sendMessage, and updateMessage with "
+            "draft: false, fail with CONFLICT."
+        )
+    )
+    approved_by: str | None = strawberry.field(
+        description="The actor who approved the message; null unless it was approved."
+    )
+    approved_at: DateTime | None = strawberry.field(
+        description="When the message was approved; null unless it was approved."
+    )
+    rejected_by: str | None = strawberry.field(
+        description="The actor who rejected the message; null unless it was rejected."
+    )
+    rejection_reason: str | None = strawberry.field(
+        description="The reason given when the message was rejected; null when none was given."
+    )
+    failure_reason: str | None = strawberry.field(
+        description=(
+            "The reason the channel gave with SENDING_FAILED or DELIVERY_FAILED; null otherwise."
+        )
+    )
     edited: bool = strawberry.field(
         description="True once the message has been edited after it was sent."
     )
-    redacted: bool
-    redacted_at: DateTime | None
-    created_at: DateTime
-    updated_at: DateTime
-    sent_at: DateTime | None
+    redacted: bool = strawberry.field(
+        description=(
+            "True once the message has been redacted: its content is erased for good, from the "
+            "message and from every event of it."
+        )
+    )
+    redacted_at: DateTime | None = strawberry.field(
+        description="When the message was redacted; null unless it was redacted."
+    )
+    created_at: DateTime = strawberry.field(description="When the draft was recorded.")
+    updated_at: DateTime = strawberry.field(
+        description="When the latest event of this message was recorded."
+    )
+    sent_at: DateTime | None = strawberry.field(
+        description="When the message was sent (its status became ACCEPTED); null until then."
+    )
 
     @strawberry.field(description="Every event of this message, oldest first.")
     async def history(
-        self, info: Info, first: int | None = 100, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description=(
+                    "How many events to return: 0 to 100 (default 100); anything else fails "
+                    "with VALIDATION_FAILED."
+                )
+            ),
+        ] = 100,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "A cursor this API gave out (an event's version): only events after it are "
+                    "returned. Leave it out to start at the first event; anything that is not "
+                    "such a cursor fails with VALIDATION_FAILED."
+                )
+            ),
+        ] = None,
     ) -> Annotated[MessageEventConnection, strawberry.lazy(".events")]:
         from .events import history_page
 

@@ -1,0 +1,54 @@
+"""Guards around strawberry's protocol handlers and parser cache, for input they do not expect:
+a WebSocket message that is JSON but not an object, and a subscription that does not parse."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+from .context import Context
+
+
+def _well_formed(message: Any, *, needs_id: bool) -> bool:
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return False
+    payload = message.get("payload")
+    if message["type"] in ("subscribe", "start") and not isinstance(payload, dict):
+        return False
+    return not (needs_id and message["type"] in ("start", "stop") and "id" not in message)
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_message(self, message: Any) -> None:
+        if not _well_formed(message, needs_id=False):
+            await self.handle_invalid_message("Failed to parse message")
+            return
+        await super().handle_message(message)
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    async def handle_message(self, message: Any) -> None:
+        if _well_formed(message, needs_id=True):  # graphql-ws ignores what it cannot read
+            await super().handle_message(message)
+
+
+class SafeParserCache(ParserCache):
+    """A syntax error falls through to strawberry's own parse, which reports it as an error;
+    raised from the cache it would escape subscriptions unanswered."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        # On a syntax error strawberry parses it again itself and answers with the error.
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
