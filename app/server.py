@@ -44,7 +44,7 @@ class HeraldGraphQL(GraphQL[Context, None]):
             build_schema(),
             graphql_ide="graphiql",
             keep_alive=True,
-            keep_alive_interval=15,
+            keep_alive_interval=settings.keep_alive_seconds,
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
             allowed_origins=settings.allowed_origins,
         )
