@@ -41,7 +41,7 @@ class HeraldGraphQL(GraphQL[Context, None]):
     def __init__(self, herald: Herald) -> None:
         settings = herald.settings
         super().__init__(
-            build_schema(),
+            build_schema(introspection=settings.introspection),
             graphql_ide="graphiql",
             keep_alive=True,
             keep_alive_interval=settings.keep_alive_seconds,

@@ -18,6 +18,7 @@ class Settings:
     serve_projections: bool = True
     max_subscriptions_per_connection: int = 50
     keep_alive_seconds: float = 15.0
+    introspection: bool = True
     # Browser pages on other origins may not open subscriptions unless listed ("*" for any).
     allowed_origins: tuple[str, ...] = ()
 
@@ -31,6 +32,7 @@ class Settings:
             serve_projections=(env.get("HERALD_SERVE_PROJECTIONS") or "1") not in ("0", "false"),
             max_subscriptions_per_connection=int(env.get("HERALD_MAX_SUBSCRIPTIONS") or 50),
             keep_alive_seconds=float(env.get("HERALD_KEEPALIVE_SECONDS") or 15),
+            introspection=(env.get("HERALD_INTROSPECTION") or "1") not in ("0", "false"),
             allowed_origins=tuple(
                 o.strip() for o in (env.get("HERALD_ALLOWED_ORIGINS") or "").split(",") if o.strip()
             ),

@@ -10,6 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
+    DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
@@ -280,8 +281,10 @@ _LIMIT_RULES = [
 
 
 @cache
-def build_schema() -> strawberry.Schema:
-    """Built once: the parser and validation caches live as long as the schema."""
+def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    """Built once (per setting): the parser and validation caches live as long as the schema.
+    Without introspection, clients must already know the schema (HERALD_INTROSPECTION=0)."""
+    closed = [DisableIntrospection] if not introspection else []
     return HeraldSchema(
         query=Query,
         mutation=Mutation,
@@ -293,6 +296,7 @@ def build_schema() -> strawberry.Schema:
             lambda: SafeParserCache(maxsize=1_000),
             lambda: ValidationCache(maxsize=1_000),
             lambda: AddValidationRules(_LIMIT_RULES),
+            *closed,
             HeraldErrors,
         ],
     )

@@ -1,0 +1,46 @@
+"""Introspection can be turned off by configuration; the API itself keeps working."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from app.runtime import Herald
+from app.settings import Settings
+from tests.conftest import LiveServer, draft
+
+SCHEMA = "{ __schema { queryType { name } } }"
+
+
+@pytest.fixture
+def closed(sqlite_settings: Settings) -> Iterator[LiveServer]:
+    herald = Herald(replace(sqlite_settings, introspection=False))
+    with LiveServer(herald) as live:
+        yield live
+    herald.close()
+
+
+def test_with_introspection_off_the_schema_is_not_given_out_but_queries_work(
+    closed: LiveServer,
+) -> None:
+    api = closed.client("acme")
+    try:
+        refused = api.post(SCHEMA)
+        assert "data" not in refused
+        assert {e["extensions"]["code"] for e in refused["errors"]} == {"VALIDATION_FAILED"}
+        assert all("introspection has been disabled" in e["message"] for e in refused["errors"])
+        made = draft(api, "still served")
+        got = api.ok("query($id: ID!) { message(id: $id) { text } }", {"id": made["id"]})
+        assert got["message"]["text"] == "still served"
+    finally:
+        api.close()
+
+
+def test_introspection_is_on_by_default(server: LiveServer) -> None:
+    api = server.client("acme")
+    try:
+        assert api.ok(SCHEMA)["__schema"]["queryType"]["name"] == "Query"
+    finally:
+        api.close()
