@@ -31,6 +31,15 @@ def is_request_error(body: dict[str, Any]) -> bool:
     return bool(errors) and body.get("data") is None and all("path" not in e for e in errors)
 
 
+def _rate_limited(body: dict[str, Any]) -> bool:
+    errors = body.get("errors") or []
+    return any(
+        "too many requests" in str(e.get("message"))
+        and (e.get("extensions") or {}).get("code") == "LIMIT_EXCEEDED"
+        for e in errors
+    )
+
+
 class GraphQLOverHTTP:
     def __init__(self, app: ASGIApp, path: str = "/graphql") -> None:
         self.app = app
@@ -86,6 +95,8 @@ class GraphQLOverHTTP:
             payload.pop("data", None)
             if media == GRAPHQL_RESPONSE:
                 status = 400
+        if isinstance(payload, dict) and _rate_limited(payload):
+            status = 429
         await _send_json(send, status, payload, media)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from app.projection import Projection
+from app.ratelimit import RateLimiter
 from app.settings import Settings
 from app.store import MessageStore
 from app.views import Views
@@ -46,6 +47,7 @@ class Herald:
             self.projection = Projection(self.store, self.views)
             self.workspaces = Workspaces(self.store.db)
         self.store.after_save = self._after_save
+        self.rate_limiter = RateLimiter(self.settings.rate_limit, self.settings.rate_burst)
         self._announced = -1
         channel = getattr(self.store.recorder, "channel_name", None)
         self.watcher = Watcher(self.settings.eventsourcing_env(), channel, self.tick)

@@ -19,6 +19,8 @@ class Settings:
     max_subscriptions_per_connection: int = 50
     keep_alive_seconds: float = 15.0
     introspection: bool = True
+    rate_limit: float = 1000.0
+    rate_burst: int = 2000
     # Browser pages on other origins may not open subscriptions unless listed ("*" for any).
     allowed_origins: tuple[str, ...] = ()
 
@@ -33,6 +35,8 @@ class Settings:
             max_subscriptions_per_connection=int(env.get("HERALD_MAX_SUBSCRIPTIONS") or 50),
             keep_alive_seconds=float(env.get("HERALD_KEEPALIVE_SECONDS") or 15),
             introspection=(env.get("HERALD_INTROSPECTION") or "1") not in ("0", "false"),
+            rate_limit=float(env.get("HERALD_RATE_LIMIT") or 1000),
+            rate_burst=int(env.get("HERALD_RATE_BURST") or 2000),
             allowed_origins=tuple(
                 o.strip() for o in (env.get("HERALD_ALLOWED_ORIGINS") or "").split(",") if o.strip()
             ),

@@ -32,9 +32,11 @@ class Context:
             if not isinstance(header, str):
                 header = self.request.headers.get("authorization")
             workspace = params.get("x-workspace-id") or self.request.headers.get("x-workspace-id")
-            self._principal = self.herald.workspaces.authenticate(
+            principal = self.herald.workspaces.authenticate(
                 parse_authorization(header), workspace if isinstance(workspace, str) else None
             )
+            self.herald.rate_limiter.take(principal.key_digest)
+            self._principal = principal
         return self._principal
 
 
