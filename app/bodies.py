@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
@@ -64,6 +65,8 @@ def _check_size(body: object, path: str) -> None:
         nodes += 1
         if nodes > MAX_NODES:
             raise BodyError({path: [f"must not contain more than {MAX_NODES} values"]})
+        if isinstance(node, float) and not math.isfinite(node):
+            raise BodyError({path: ["numbers must be finite (NaN and Infinity are not JSON)"]})
         if isinstance(node, dict | list):
             if depth > MAX_DEPTH:
                 raise BodyError({path: [f"must not be nested more than {MAX_DEPTH} levels deep"]})

@@ -49,16 +49,18 @@ class GraphQLOverHTTP:
         if scope["type"] != "http" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         accept = headers.get("accept", "")
         if scope["method"] == "GET" and "text/html" in accept and not scope["query_string"]:
             await self.app(scope, receive, send)  # GraphiQL
             return
         media = chosen_media_type(accept)
         if media is None:
-            await _send_json(
-                send, 406, {"errors": [{"message": (f"Accept {JSON} or {GRAPHQL_RESPONSE}")}]}, JSON
-            )
+            error = {
+                "message": f"Accept {JSON} or {GRAPHQL_RESPONSE}",
+                "extensions": {"code": "VALIDATION_FAILED"},
+            }
+            await _send_json(send, 406, {"errors": [error]}, JSON)
             return
         start: Message = {}
         chunks: list[bytes] = []
@@ -77,6 +79,10 @@ class GraphQLOverHTTP:
         status = int(start.get("status", 500))
         content_type = dict(start.get("headers", [])).get(b"content-type", b"")
         extra: list[tuple[bytes, bytes]] = []
+        if content_type.startswith(b"text/html"):
+            await send(start)  # the explorer, for a browser that accepts anything
+            await send({"type": "http.response.body", "body": body})
+            return
         if not content_type.startswith(JSON.encode()):
             # strawberry's plain-text refusals become JSON error bodies with the right status.
             message = body.decode(errors="replace").strip() or "bad request"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -65,8 +66,14 @@ class HeraldGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(herald=self.herald, request=request, response=response)
 
+    def decode_json(self, data: str | bytes) -> object:
+        return json.loads(data, parse_constant=_not_json)
+
     def parse_json(self, data: str | bytes) -> Any:
-        parsed = super().parse_json(data)
+        try:
+            parsed = super().parse_json(data)
+        except (UnicodeDecodeError, RecursionError):
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "the request body must be a JSON object")
         return parsed
@@ -78,6 +85,10 @@ class HeraldGraphQL(GraphQL[Context, None]):
         if result.errors:
             result.errors = [classify(error) for error in result.errors]
         return await super().process_result(request, result)
+
+
+def _not_json(constant: str) -> object:
+    raise json.JSONDecodeError(f"{constant} is not JSON", constant, 0)
 
 
 class BodyLimit:

@@ -24,6 +24,23 @@ _SHORT = 256
 _TEXT = 65_536
 _RECIPIENTS = 100
 _REASON = 2_000
+_UNSTORABLE = "must not contain NUL or unpaired surrogate characters"
+
+
+def storable(value: str) -> bool:
+    """Text every backend can keep: PostgreSQL refuses NUL, and no UTF-8 has a lone surrogate."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_filter(path: str, value: str | None) -> None:
+    if value is not None and (len(value) > _SHORT or not storable(value)):
+        raise ValidationFailed.at(path, f"must be at most {_SHORT} storable characters")
 
 
 class Checks:
@@ -42,6 +59,8 @@ class Checks:
             self.add(path, "must not be empty")
         elif len(value) > _SHORT:
             self.add(path, f"must be at most {_SHORT} characters")
+        elif not storable(value):
+            self.add(path, _UNSTORABLE)
 
     def version(self, path: str, value: int | None) -> None:
         if value is not None and value < 1:
@@ -58,6 +77,8 @@ class Checks:
                 self.add(f"{path}.text", "must not be empty")
             elif len(text) > _TEXT:
                 self.add(f"{path}.text", f"must be at most {_TEXT} characters")
+            elif not storable(text):
+                self.add(f"{path}.text", _UNSTORABLE)
             return text_body(text)
         if body is not None:
             try:
@@ -135,6 +156,8 @@ def check_common(
     c.short("input.idempotencyKey", idempotency_key, required=True)
     if reason is not None and len(reason) > _REASON:
         c.add("input.reason", f"must be at most {_REASON} characters")
+    elif reason is not None and not storable(reason):
+        c.add("input.reason", _UNSTORABLE)
     c.done()
 
 

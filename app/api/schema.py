@@ -22,6 +22,7 @@ from strawberry.types import Info
 from app.errors import NotFound
 from app.lifecycle import Status
 
+from .checks import check_filter
 from .context import blocking, context_of
 from .errors import HeraldErrors
 from .events import EVENT_TYPES, MessageEvent, MessageEventConnection, event_connection, event_of
@@ -154,6 +155,7 @@ class Query:
         ctx = context_of(info)
         size = 50 if first is None else first
         check_first(size, MAX_MESSAGES, "first")
+        check_filter("conversationId", conversation_id)
         before = parse_cursor(after, "after") if after is not None else None
         statuses = None if status is None else [Status(s).value for s in status]
         page = await blocking(
@@ -213,6 +215,7 @@ class Query:
         ctx = context_of(info)
         size = 100 if first is None else first
         check_first(size, MAX_EVENTS, "first")
+        check_filter("conversationId", conversation_id)
         position = parse_cursor(after, "after")
         page = await blocking(
             ctx.herald.views.events,
@@ -259,6 +262,8 @@ class Subscription:
             ),
         ] = None,
     ) -> AsyncGenerator[MessageEvent, None]:
+        check_filter("conversationId", conversation_id)
+        check_filter("messageId", message_id)
         async for event in message_events(
             info,
             None if conversation_id is None else str(conversation_id),
