@@ -452,8 +452,7 @@ def test_repeated_kill_9_at_random_moments_loses_nothing_and_projections_verify(
             writers.join()
         assert writers.unexpected == [], f"seed {seed}"
         acknowledged += writers.acks
-    verified = cli(database_url, "projections", "verify")
-    assert verified.returncode == 0, f"seed {seed}: {verified.stdout}{verified.stderr}"
+    # The last kill may leave events not yet projected: the restart catches up on them.
     server = ServerProcess(database_url, server_log)
     try:
         api = Api(server.base_url, key)
@@ -468,6 +467,8 @@ def test_repeated_kill_9_at_random_moments_loses_nothing_and_projections_verify(
             api.close()
     finally:
         server.stop()
+    verified = cli(database_url, "projections", "verify")
+    assert verified.returncode == 0, f"seed {seed}: {verified.stdout}{verified.stderr}"
     print(
         f"crash loop: {crashes} kills, {len(acknowledged)} acknowledged writes checked, seed {seed}"
     )
