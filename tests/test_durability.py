@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +19,7 @@ import pytest
 from app.runtime import Herald
 from app.settings import Settings
 from tests.conftest import MESSAGE_FIELDS, Api, LiveServer, draft
+from tests.processes import create_key, free_port, herald_cli, herald_env
 
 ROOT = Path(__file__).parents[1]
 
@@ -187,35 +186,6 @@ def test_a_restart_keeps_every_message_version_history_and_event(settings: Setti
 # A real server process, killed with SIGKILL while clients write.
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def cli_env(database_url: str) -> dict[str, str]:
-    return {**os.environ, "HERALD_DATABASE_URL": database_url}
-
-
-def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=cli_env(database_url),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-
-
-def create_key(database_url: str, workspace: str) -> str:
-    done = cli(database_url, "keys", "create", "--workspace", workspace)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
-
-
 class ServerProcess:
     """`python -m app.cli serve` on a free port, as an operator would run it."""
 
@@ -224,7 +194,7 @@ class ServerProcess:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)],
-            env=cli_env(database_url),
+            env=herald_env(database_url),
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -412,7 +382,7 @@ def test_a_kill_9_during_writes_loses_no_acknowledged_write_and_leaves_consisten
     finally:
         server.stop()
 
-    rebuilt_run = cli(database_url, "projections", "rebuild")
+    rebuilt_run = herald_cli(database_url, "projections", "rebuild")
     assert rebuilt_run.returncode == 0, rebuilt_run.stderr
 
     server = ServerProcess(database_url, server_log)
@@ -467,7 +437,7 @@ def test_repeated_kill_9_at_random_moments_loses_nothing_and_projections_verify(
             api.close()
     finally:
         server.stop()
-    verified = cli(database_url, "projections", "verify")
+    verified = herald_cli(database_url, "projections", "verify")
     assert verified.returncode == 0, f"seed {seed}: {verified.stdout}{verified.stderr}"
     print(
         f"crash loop: {crashes} kills, {len(acknowledged)} acknowledged writes checked, seed {seed}"
@@ -498,7 +468,7 @@ def test_projections_rebuild_gives_back_the_same_views(settings: Settings) -> No
     finally:
         wiping.close()
 
-    done = cli(settings.database_url, "projections", "rebuild")
+    done = herald_cli(settings.database_url, "projections", "rebuild")
     assert done.returncode == 0, done.stderr
 
     reopened = Herald(settings)
