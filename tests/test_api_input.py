@@ -493,6 +493,26 @@ def test_a_query_with_a_syntax_error_is_validation_failed(api: Api) -> None:
         assert extensions["code"] == "VALIDATION_FAILED", query
 
 
+@pytest.mark.usefixtures("unchanged")
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{}",
+        'query { message(id: "m") {} }',
+        "{ ... on Query {} }",
+        "fragment F on Query {} { ...F }",
+        "mutation {}",
+        "{ ...Unknown }",
+    ],
+)
+def test_a_document_the_limiters_cannot_walk_is_validation_failed(api: Api, query: str) -> None:
+    """Empty selection sets and unknown fragments once crashed the depth limiter (found by the
+    fuzzer): they are bad input, not an unexpected error."""
+    extensions = refuse(api, query)
+    assert extensions["code"] == "VALIDATION_FAILED", query
+    assert extensions["details"]["query"], extensions
+
+
 # HTTP.
 
 

@@ -42,6 +42,7 @@ IDS_PER_QUERY = 13  # two aliases each, and the 4 of the lists: the limit is 30
 STEPS = hypothesis_settings(
     max_examples=10,
     stateful_step_count=15,
+    derandomize=True,  # the same run every time: CI fails only on a change
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     print_blob=True,

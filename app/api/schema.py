@@ -11,9 +11,7 @@ from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -27,15 +25,12 @@ from .context import blocking, context_of
 from .errors import HeraldErrors
 from .events import EVENT_TYPES, MessageEvent, MessageEventConnection, event_connection, event_of
 from .guards import SafeParserCache
+from .limits import LIMIT_RULES, MAX_TOKENS
 from .live import message_events
 from .mutations import Mutation
 from .paging import MAX_EVENTS, MAX_MESSAGES, check_first, parse_cursor
 from .scalars import SCALARS
 from .types import MessageStatus, MessageType, PageInfo, message_of
-
-MAX_DEPTH = 12
-MAX_ALIASES = 30
-MAX_TOKENS = 4_000
 
 _CONVERSATION_FILTER = "Only messages of this conversation; leave it out for all of them."
 _ERRORS = (
@@ -277,14 +272,6 @@ class HeraldSchema(strawberry.Schema):
         """Typed errors are the client's business; HeraldErrors already logged the unexpected."""
 
 
-# The limiters' rule classes, made once: new classes per request would make every validation
-# a cache miss, since the validation cache keys on the rules too.
-_LIMIT_RULES = [
-    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
-    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
-]
-
-
 @cache
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     """Built once (per setting): the parser and validation caches live as long as the schema.
@@ -300,7 +287,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: SafeParserCache(maxsize=1_000),
             lambda: ValidationCache(maxsize=1_000),
-            lambda: AddValidationRules(_LIMIT_RULES),
+            lambda: AddValidationRules(LIMIT_RULES),
             *closed,
             HeraldErrors,
         ],
