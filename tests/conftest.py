@@ -17,9 +17,36 @@ from app.runtime import Herald
 from app.server import create_app
 from app.settings import Settings
 from app.workspaces import Principal
+from tests.figures import FIGURES, backend_of
 from tests.postgres import Cluster, find_bin_dir, fresh_database
 
 BACKENDS = ("sqlite", "postgres")
+
+
+# The reliability figures (tests/figures.py): a test's counts stand once it has passed.
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    FIGURES.begin(item.nodeid)
+    yield
+    FIGURES.end(item.nodeid)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed or report.skipped:
+        FIGURES.spoil(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    rows = FIGURES.table()
+    if not rows:
+        return
+    path = FIGURES.write()
+    terminalreporter.section("reliability figures")
+    for row in rows:
+        terminalreporter.write_line(row)
+    terminalreporter.write_line(f"(written to {path})")
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +80,12 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         return Settings(database_url=f"sqlite:///{tmp_path}/herald.db")
     server: str = request.getfixturevalue("postgres_server")
     return Settings(database_url=fresh_database(server))
+
+
+@pytest.fixture
+def backend(settings: Settings) -> str:
+    """Which backend `settings` names, "sqlite" or "postgres", for the figures."""
+    return backend_of(settings.database_url)
 
 
 @pytest.fixture

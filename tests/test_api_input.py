@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import DRAFT, MESSAGE_FIELDS, Api, LiveServer, draft
+from tests.figures import record
 
 MESSAGE = f"query($id: ID!) {{ message(id: $id) {{ {MESSAGE_FIELDS} }} }}"
 SNAPSHOT = """
@@ -452,7 +453,7 @@ def errors_of(response: httpx.Response) -> list[dict[str, Any]]:
 
 
 @pytest.mark.usefixtures("unchanged")
-def test_a_query_nested_deeper_than_twelve_levels_is_refused(api: Api) -> None:
+def test_a_query_nested_deeper_than_twelve_levels_is_refused(backend: str, api: Api) -> None:
     # The schema has no cycle deep enough, so the innermost levels cannot be valid fields; the
     # answer must still say the limit was hit.
     deep = "{ messages { edges { node { history { edges { node { ... on MessageDrafted { recipients"
@@ -461,13 +462,14 @@ def test_a_query_nested_deeper_than_twelve_levels_is_refused(api: Api) -> None:
     codes = [e.get("extensions", {}).get("code") for e in errors]
     assert "LIMIT_EXCEEDED" in codes, errors
     assert all(codes), errors
+    record("limits", backend, depth_refused=codes.count("LIMIT_EXCEEDED"))
     shallow = "{ messages { edges { node { history { edges { node { ... on MessageDrafted"
     shallow += " { recipients { identifierKey } } } } } } } } }"
     assert "errors" not in api.post(shallow)
 
 
 @pytest.mark.usefixtures("unchanged")
-def test_more_than_thirty_aliases_are_refused(api: Api) -> None:
+def test_more_than_thirty_aliases_are_refused(backend: str, api: Api) -> None:
     def aliased(n: int) -> str:
         return "{ " + " ".join(f"a{i}: __typename" for i in range(n)) + " }"
 
@@ -477,13 +479,15 @@ def test_more_than_thirty_aliases_are_refused(api: Api) -> None:
         api, "{ " + " ".join(f"m{i}: messages {{ edges {{ cursor }} }}" for i in range(31)) + " }"
     )
     assert extensions["code"] == "LIMIT_EXCEEDED"
+    record("limits", backend, aliases_refused=2)
 
 
 @pytest.mark.usefixtures("unchanged")
-def test_more_than_four_thousand_tokens_are_refused(api: Api) -> None:
+def test_more_than_four_thousand_tokens_are_refused(backend: str, api: Api) -> None:
     fields = " ".join(["id"] * 4_100)
     query = f'{{ message(id: "x") {{ {fields} }} }}'
     assert refuse(api, query)["code"] == "LIMIT_EXCEEDED"
+    record("limits", backend, tokens_refused=1)
 
 
 @pytest.mark.usefixtures("unchanged")
@@ -517,7 +521,7 @@ def test_a_document_the_limiters_cannot_walk_is_validation_failed(api: Api, quer
 
 
 @pytest.mark.usefixtures("unchanged")
-def test_a_body_over_one_mebibyte_is_refused_with_413(api: Api) -> None:
+def test_a_body_over_one_mebibyte_is_refused_with_413(backend: str, api: Api) -> None:
     payload = {
         "query": DRAFT,
         "variables": {**draft_input(text="Would be recorded"), "padding": "x" * (1024 * 1024)},
@@ -538,6 +542,7 @@ def test_a_body_over_one_mebibyte_is_refused_with_413(api: Api) -> None:
         )
     )
     assert streamed.status_code == 413
+    record("limits", backend, oversized_bodies_refused=2)
 
 
 def test_a_body_just_under_the_limit_is_served(api: Api) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import MESSAGE_FIELDS, Api, LiveServer, draft
+from tests.figures import record
 
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -877,7 +878,7 @@ PAGED: list[tuple[str, Callable[[str], dict[str, Any]], int]] = [
 ]
 
 
-def test_a_page_larger_than_the_cap_is_refused(api: Api) -> None:
+def test_a_page_larger_than_the_cap_is_refused(backend: str, api: Api) -> None:
     mid = draft(api, "paged")["id"]
     for query, args, cap in PAGED:
         assert "errors" not in api.post(query, {**args(mid), "first": cap})
@@ -885,6 +886,7 @@ def test_a_page_larger_than_the_cap_is_refused(api: Api) -> None:
             extensions = api.error(query, {**args(mid), "first": first})
             assert extensions["code"] == "VALIDATION_FAILED", (query, first)
             assert "first" in extensions["details"]
+            record("limits", backend, page_caps_refused=1)
 
 
 @pytest.mark.parametrize("cursor", ["not-a-cursor", "", "-1", "1.5", "9" * 40, "\u00b2", "\u0661"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 from app.runtime import Herald
 from app.settings import Settings
 from tests.conftest import MESSAGE_FIELDS, Api, LiveServer, draft
+from tests.figures import backend_of, record
 from tests.processes import create_key, free_port, herald_cli, herald_env
 
 ROOT = Path(__file__).parents[1]
@@ -29,6 +31,15 @@ SEND = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { versi
 APPROVE = "mutation($input: ApproveMessageInput!) { approveMessage(input: $input) { status } }"
 REJECT = "mutation($input: RejectMessageInput!) { rejectMessage(input: $input) { status } }"
 REDACT = "mutation($input: RedactMessageInput!) { redactMessage(input: $input) { redacted } }"
+SEND_VERSION = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { version } }"
+REPORT_VERSION = """
+mutation($input: RecordDeliveryStatusInput!) { recordDeliveryStatus(input: $input) { version } }
+"""
+REDACT_VERSION = (
+    "mutation($input: RedactMessageInput!) { redactMessage(input: $input) { version } }"
+)
+# SIGKILLs in the crash loop; more for a long run: HERALD_CRASHES=50 pytest tests/test_durability.py
+CRASHES = int(os.environ.get("HERALD_CRASHES", "0") or "0") or 3
 REPORT = """
 mutation($input: RecordDeliveryStatusInput!) { recordDeliveryStatus(input: $input) { status } }
 """
@@ -181,6 +192,7 @@ def test_a_restart_keeps_every_message_version_history_and_event(settings: Setti
         reopened.close()
 
     assert after == before
+    record("durability", backend_of(settings.database_url), restarts=1, events_checked=recorded)
 
 
 # A real server process, killed with SIGKILL while clients write.
@@ -237,13 +249,19 @@ def server_log(tmp_path: Path) -> Iterator[IO[bytes]]:
 class Ack:
     message_id: str
     version: int
-    text: str
+    type: str
+    text: str  # the message's text at this version (until it is redacted)
+
+
+# Each message a writer makes: drafted, edited three times; every other one then sent, reported
+# SENT and redacted, so a kill can also fall between a redaction's event and its key's deletion.
+LIFECYCLE = ("Drafted", "Edited", "Edited", "Edited", "Sent", "StatusChanged", "Redacted")
+TEXTS = 4  # the versions whose events carry text: the draft and its edits
 
 
 class Writers:
-    """Client threads drafting and editing messages, keeping every write the server acknowledged."""
-
-    EDITS_PER_MESSAGE = 3
+    """Client threads writing messages through their lifecycle, keeping every write the server
+    acknowledged."""
 
     def __init__(self, base_url: str, key: str, threads: int) -> None:
         self.base_url = base_url
@@ -282,20 +300,37 @@ class Writers:
         )
         try:
             for i in range(10_000):
-                text = f"writer {n} message {i} v1"
-                made = self._call(client, DRAFT_RAW, {"conversationId": f"conv-{n}", "text": text})
-                if made is None:
+                if not self._message(client, f"writer {n} message {i}", whole=i % 2 == 0):
                     return
-                mid = made["draftMessage"]["id"]
-                self._ack(Ack(mid, made["draftMessage"]["version"], text))
-                for edit in range(2, self.EDITS_PER_MESSAGE + 2):
-                    text = f"writer {n} message {i} v{edit}"
-                    done = self._call(client, EDIT, {"id": mid, "text": text})
-                    if done is None:
-                        return
-                    self._ack(Ack(mid, done["editMessage"]["version"], text))
         finally:
             client.close()
+
+    def _message(self, client: httpx.Client, prefix: str, whole: bool) -> bool:
+        """Write one message's events; False once the server is gone."""
+        text = f"{prefix} v1"
+        made = self._call(client, DRAFT_RAW, {"conversationId": prefix[:8], "text": text})
+        if made is None:
+            return False
+        mid = made["draftMessage"]["id"]
+        self._ack(Ack(mid, made["draftMessage"]["version"], "Drafted", text))
+        for version in range(2, TEXTS + 1):
+            text = f"{prefix} v{version}"
+            done = self._call(client, EDIT, {"id": mid, "text": text})
+            if done is None:
+                return False
+            self._ack(Ack(mid, done["editMessage"]["version"], "Edited", text))
+        if not whole:
+            return True
+        for document, given, kind in (
+            (SEND_VERSION, {"id": mid}, "Sent"),
+            (REPORT_VERSION, {"id": mid, "status": "SENT"}, "StatusChanged"),
+            (REDACT_VERSION, {"id": mid}, "Redacted"),
+        ):
+            done = self._call(client, document, given)
+            if done is None:
+                return False
+            self._ack(Ack(mid, next(iter(done.values()))["version"], kind, text))
+        return True
 
     def _call(
         self, client: httpx.Client, query: str, given: dict[str, Any]
@@ -325,28 +360,71 @@ class Writers:
             self.changed.notify_all()
 
 
-def check_whole(api: Api, view: dict[str, Any]) -> None:
-    """Every message is readable, has one event per version, and agrees with its own events."""
+@dataclass
+class Checked:
+    """What a look at the views after a crash found."""
+
+    writes_checked: int  # acknowledged writes looked for
+    lost: list[Ack]  # acknowledged writes missing, or not as acknowledged
+    unacknowledged_whole: int  # events whose answer the kill cut off, found whole
+    events: int  # events checked in all
+    redacted: int  # messages redacted, checked to show their content nowhere
+
+
+def check_after_crash(api: Api, view: dict[str, Any], acks: list[Ack]) -> Checked:
+    """Every acknowledged write is there as it was acknowledged; every message is whole (one
+    event per version, in lifecycle order, each with its content until a redaction, and none
+    at all, at any version, after one); the views agree with the events."""
     messages = view["message"]
     assert messages
+    events = events_in(view["events"])
+    redacted = 0
     for mid, message in messages.items():
         history = [edge["node"] for edge in message["history"]["edges"]]
         assert [e["version"] for e in history] == list(range(1, message["version"] + 1)), mid
-        assert [e["type"] for e in history] == ["Drafted"] + ["Edited"] * (len(history) - 1)
-        replayed = api.ok(MESSAGE_AT, {"id": mid, "v": message["version"]})["messageAt"]
-        shown = {k: v for k, v in message.items() if k != "history"}
-        assert shown == replayed, mid
-    events = events_in(view["events"])
-    for mid, message in messages.items():
-        history = [edge["node"] for edge in message["history"]["edges"]]
+        assert [e["type"] for e in history] == list(LIFECYCLE[: len(history)]), mid
         assert [e for e in events if e["messageId"] == mid] == history, mid
+        shown = {k: v for k, v in message.items() if k != "history"}
+        assert shown == view["messageAt"][mid][-1], mid
+        if history[-1]["type"] == "Redacted":
+            redacted += 1
+            assert message["text"] is None, message
+            assert all(e.get("text") is None for e in history), history
+            assert all(then["text"] is None for then in view["messageAt"][mid]), mid
+            continue
+        prefix = history[0]["text"].removesuffix(" v1")
+        texts = [e["text"] for e in history[:TEXTS]]
+        assert texts == [f"{prefix} v{v}" for v in range(1, len(texts) + 1)], history
+        assert message["text"] == texts[-1], message
     assert len(events) == sum(m["version"] for m in messages.values())
+
+    lost = []
+    for ack in acks:
+        message = messages.get(ack.message_id)
+        then = view["messageAt"].get(ack.message_id, [])
+        if message is None or message["version"] < ack.version:
+            lost.append(ack)
+            continue
+        event = message["history"]["edges"][ack.version - 1]["node"]
+        text = None if message["redacted"] else ack.text
+        if event["type"] != ack.type or then[ack.version - 1]["text"] != text:
+            lost.append(ack)
+    acknowledged = {(a.message_id, a.version) for a in acks}
+    whole = sum((e["messageId"], e["version"]) not in acknowledged for e in events)
+    return Checked(len(acks), lost, whole, len(events), redacted)
+
+
+def crash_database(settings: Settings, tmp_path: Path) -> str:
+    """The backend's database; on SQLite a file in a folder the server has to make."""
+    if backend_of(settings.database_url) == "sqlite":
+        return f"sqlite:///{tmp_path / 'db' / 'herald.db'}"
+    return settings.database_url
 
 
 def test_a_kill_9_during_writes_loses_no_acknowledged_write_and_leaves_consistent_views(
-    tmp_path: Path, server_log: IO[bytes]
+    settings: Settings, tmp_path: Path, server_log: IO[bytes]
 ) -> None:
-    database_url = f"sqlite:///{tmp_path / 'db' / 'herald.db'}"
+    database_url = crash_database(settings, tmp_path)
     key = create_key(database_url, "acme")
     server = ServerProcess(database_url, server_log)
     writers = Writers(server.base_url, key, threads=4)
@@ -370,17 +448,24 @@ def test_a_kill_9_during_writes_loses_no_acknowledged_write_and_leaves_consisten
         api = Api(server.base_url, key)
         try:
             restarted = views_of(api, page_size=100)
-            for ack in acks:
-                message = restarted["message"].get(ack.message_id)
-                assert message is not None, ack
-                assert message["version"] >= ack.version, ack
-                then = api.ok(MESSAGE_AT, {"id": ack.message_id, "v": ack.version})["messageAt"]
-                assert then["text"] == ack.text, ack
-            check_whole(api, restarted)
+            checked = check_after_crash(api, restarted, acks)
         finally:
             api.close()
     finally:
         server.stop()
+    record(
+        "crash safety",
+        backend_of(database_url),
+        kills=1,
+        restarts=1,
+        writes_acknowledged=checked.writes_checked,
+        writes_checked=checked.writes_checked,
+        writes_lost=len(checked.lost),
+        unacknowledged_found_whole=checked.unacknowledged_whole,
+        events_checked=checked.events,
+        redactions_checked=checked.redacted,
+    )
+    assert checked.lost == []
 
     rebuilt_run = herald_cli(database_url, "projections", "rebuild")
     assert rebuilt_run.returncode == 0, rebuilt_run.stderr
@@ -396,18 +481,18 @@ def test_a_kill_9_during_writes_loses_no_acknowledged_write_and_leaves_consisten
         server.stop()
 
     assert rebuilt == restarted
+    record("exactly-once projections", backend_of(database_url), rebuilds_compared=1)
 
 
 def test_repeated_kill_9_at_random_moments_loses_nothing_and_projections_verify(
-    tmp_path: Path, server_log: IO[bytes]
+    settings: Settings, tmp_path: Path, server_log: IO[bytes]
 ) -> None:
     seed = random.randrange(1 << 30)
     chance = random.Random(seed)
-    database_url = f"sqlite:///{tmp_path / 'db' / 'herald.db'}"
+    database_url = crash_database(settings, tmp_path)
     key = create_key(database_url, "acme")
     acknowledged: list[Ack] = []
-    crashes = 3
-    for _ in range(crashes):
+    for _ in range(CRASHES):
         server = ServerProcess(database_url, server_log)
         writers = Writers(server.base_url, key, threads=3)
         try:
@@ -420,6 +505,7 @@ def test_repeated_kill_9_at_random_moments_loses_nothing_and_projections_verify(
             if server.process.poll() is None:
                 server.kill()
             writers.join()
+        assert server.process.returncode == -signal.SIGKILL
         assert writers.unexpected == [], f"seed {seed}"
         acknowledged += writers.acks
     # The last kill may leave events not yet projected: the restart catches up on them.
@@ -427,21 +513,29 @@ def test_repeated_kill_9_at_random_moments_loses_nothing_and_projections_verify(
     try:
         api = Api(server.base_url, key)
         try:
-            after = views_of(api, page_size=100)
-            for ack in acknowledged:
-                message = after["message"].get(ack.message_id)
-                assert message is not None, (seed, ack)
-                assert message["version"] >= ack.version, (seed, ack)
-            check_whole(api, after)
+            checked = check_after_crash(api, views_of(api, page_size=100), acknowledged)
         finally:
             api.close()
     finally:
         server.stop()
     verified = herald_cli(database_url, "projections", "verify")
-    assert verified.returncode == 0, f"seed {seed}: {verified.stdout}{verified.stderr}"
-    print(
-        f"crash loop: {crashes} kills, {len(acknowledged)} acknowledged writes checked, seed {seed}"
+    backend = backend_of(database_url)
+    record(
+        "crash safety",
+        backend,
+        kills=CRASHES,
+        restarts=CRASHES,
+        writes_acknowledged=len(acknowledged),
+        writes_checked=checked.writes_checked,
+        writes_lost=len(checked.lost),
+        unacknowledged_found_whole=checked.unacknowledged_whole,
+        events_checked=checked.events,
+        redactions_checked=checked.redacted,
+        projections_verified=int(verified.returncode == 0),
     )
+    assert checked.lost == [], f"seed {seed}"
+    assert verified.returncode == 0, f"seed {seed}: {verified.stdout}{verified.stderr}"
+    print(f"crash loop: {CRASHES} kills, {len(acknowledged)} acknowledged writes, seed {seed}")
 
 
 def test_projections_rebuild_gives_back_the_same_views(settings: Settings) -> None:
@@ -483,3 +577,4 @@ def test_projections_rebuild_gives_back_the_same_views(settings: Settings) -> No
         reopened.close()
 
     assert after == before
+    record("exactly-once projections", backend_of(settings.database_url), rebuilds_compared=1)

@@ -52,6 +52,7 @@ from hypothesis import strategies as st
 
 from app.bodies import BODY_TYPES
 from tests.conftest import DRAFT, Api, LiveServer, draft
+from tests.figures import record
 
 CODES = frozenset(
     {"UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "CONFLICT", "VALIDATION_FAILED", "LIMIT_EXCEEDED"}
@@ -129,6 +130,24 @@ def check_answer(response: httpx.Response, sent: str) -> Any:
             extensions = error.get("extensions") or {}
             assert extensions.get("code") in CODES, f"an error without a contract code: {error}"
     return body
+
+
+def tally(backend: str, response: httpx.Response) -> None:
+    """Count a fuzzed request and how it was answered, before the answer is checked."""
+    status = response.status_code
+    record(
+        "fuzzing",
+        backend,
+        requests=1,
+        answered_2xx=int(status < 300),
+        answered_4xx=int(400 <= status < 500),
+        answered_5xx=int(status >= 500),
+    )
+
+
+def checked(backend: str, body: Any) -> None:
+    """Count a fuzzed request whose answer passed every check."""
+    record("fuzzing", backend, answers_checked=1, refusals_seen_unchanged=int(rejected(body)))
 
 
 def rejected(body: Any) -> bool:
@@ -723,6 +742,7 @@ def check_untouched(
 )
 @fuzz_settings(examples=200)
 def test_mutated_operations_of_the_contract_never_fail_the_server(
+    backend: str,
     api: Api,
     globex: Api,
     watch: Watch,
@@ -748,10 +768,12 @@ def test_mutated_operations_of_the_contract_never_fail_the_server(
     before = watch.now("acme", "globex") if kind == "another workspace's" else watch.now("acme")
 
     response = post(api, content)
+    tally(backend, response)
 
     try:
         body = check_answer(response, sent)
         check_untouched(watch, before, body, may_record(document), sent)
+        checked(backend, body)
     finally:
         health.look(sent)
     health.assert_fine()
@@ -778,7 +800,14 @@ BODY_WRITES: dict[str, tuple[str, Callable[[str, Any], dict[str, Any]]]] = {
 @given(write=st.sampled_from(sorted(BODY_WRITES)), body=bird_bodies, ascii_only=st.booleans())
 @fuzz_settings(examples=60)
 def test_generated_bird_bodies_never_fail_the_server(
-    api: Api, globex: Api, watch: Watch, health: Health, write: str, body: Any, ascii_only: bool
+    backend: str,
+    api: Api,
+    globex: Api,
+    watch: Watch,
+    health: Health,
+    write: str,
+    body: Any,
+    ascii_only: bool,
 ) -> None:
     """Bodies alone, in otherwise valid writes to a draft: the Bird schema's corners (NaN and
     infinite coordinates, sections, odd text) where they are stored and answered back."""
@@ -790,10 +819,12 @@ def test_generated_bird_bodies_never_fail_the_server(
     before = watch.now("acme")
 
     response = post(api, content)
+    tally(backend, response)
 
     try:
         answer = check_answer(response, sent)
         check_untouched(watch, before, answer, False, sent)
+        checked(backend, answer)
     finally:
         health.look(sent)
     health.assert_fine()
@@ -911,6 +942,7 @@ odd_strings = st.lists(_ODD_CHARACTERS, min_size=1, max_size=8).map("".join)
 )
 @fuzz_settings(examples=60)
 def test_odd_strings_in_any_field_never_fail_the_server(
+    backend: str,
     api: Api,
     globex: Api,
     watch: Watch,
@@ -931,10 +963,12 @@ def test_odd_strings_in_any_field_never_fail_the_server(
     before = watch.now("acme")
 
     response = post(api, content)
+    tally(backend, response)
 
     try:
         answer = check_answer(response, sent)
         check_untouched(watch, before, answer, False, sent)
+        checked(backend, answer)
     finally:
         health.look(sent)
     health.assert_fine()
@@ -1084,7 +1118,9 @@ def raw_requests(draw: st.DrawFn, key: str) -> RawRequest:
 
 @given(data=st.data())
 @fuzz_settings(examples=150)
-def test_random_requests_never_fail_the_server(api: Api, watch: Watch, data: st.DataObject) -> None:
+def test_random_requests_never_fail_the_server(
+    backend: str, api: Api, watch: Watch, data: st.DataObject
+) -> None:
     assert api.key is not None
     request = data.draw(raw_requests(api.key), label="request")
     before = watch.now("acme")
@@ -1094,10 +1130,12 @@ def test_random_requests_never_fail_the_server(api: Api, watch: Watch, data: st.
     headers = {k.encode(): v.encode("latin-1") for k, v in request.headers.items()}
     headers[b"connection"] = b"close"  # a connection of its own, see post()
     response = api.http.request(request.method, url, content=request.content, headers=headers)
+    tally(backend, response)
 
     body = check_answer(response, sent)
     query = request.query
     check_untouched(watch, before, body, query is not None and may_record(query), sent)
+    checked(backend, body)
 
 
 def test_the_fuzz_checks_can_fail() -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from app.runtime import Herald
 from app.settings import Settings
 from tests.conftest import LiveServer, draft
+from tests.figures import record
 
 SCHEMA = "{ __schema { queryType { name } } }"
 
@@ -44,3 +46,23 @@ def test_introspection_is_on_by_default(server: LiveServer) -> None:
         assert api.ok(SCHEMA)["__schema"]["queryType"]["name"] == "Query"
     finally:
         api.close()
+
+
+def test_herald_introspection_0_in_the_environment_turns_it_off(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"HERALD_DATABASE_URL": f"sqlite:///{tmp_path}/herald.db", "HERALD_INTROSPECTION": "0"}
+    )
+    herald = Herald(settings)
+    try:
+        with LiveServer(herald) as server:
+            api = server.client("acme")
+            try:
+                refused = api.post(SCHEMA)
+                assert "data" not in refused
+                assert {e["extensions"]["code"] for e in refused["errors"]} == {"VALIDATION_FAILED"}
+                assert api.ok("{ messages { edges { cursor } } }")["messages"]["edges"] == []
+                record("limits", "sqlite", introspection_refused=len(refused["errors"]))
+            finally:
+                api.close()
+    finally:
+        herald.close()

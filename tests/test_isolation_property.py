@@ -11,6 +11,7 @@ workspace's text or id appearing anywhere in an answer or a streamed event is a 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -33,16 +34,20 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from tests.conftest import Api, LiveServer, draft
+from tests.figures import backend_of, record
 
 WORKSPACES = ("acme", "globex", "initech")
 CONVERSATIONS = ("shared-1", "shared-2")  # the same conversation ids in every workspace
 WAIT = 10.0  # seconds to wait for something that should come at once
 ATTEMPT = 1.0  # seconds one priming write waits for its event before another is written
 IDS_PER_QUERY = 13  # two aliases each, and the 4 of the lists: the limit is 30
+# A long run draws new examples, this many:
+#     HERALD_ISOLATION_EXAMPLES=200 .venv/bin/pytest -q tests/test_isolation_property.py
+_LONG_RUN = int(os.environ.get("HERALD_ISOLATION_EXAMPLES", "0") or "0")
 STEPS = hypothesis_settings(
-    max_examples=10,
+    max_examples=_LONG_RUN or 10,
     stateful_step_count=15,
-    derandomize=True,  # the same run every time: CI fails only on a change
+    derandomize=not _LONG_RUN,  # the normal run is the same every time: CI fails only on a change
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     print_blob=True,
@@ -386,6 +391,12 @@ def make_machine(server: LiveServer, registry: Registry) -> type[RuleBasedStateM
             self.made: dict[str, tuple[Tenant, str]] = {}  # this example's: id -> owner, conv
             self.touched: str | None = None  # the message the last step aimed at
             self.recorded_nothing = False  # whether the last step must have recorded nothing
+            self.backend = backend_of(server.herald.settings.database_url)
+            self.count(examples=1, workspaces=len(self.world.tenants))
+            self.count(subscriptions=len(self.world.tenants))
+
+        def count(self, **counts: int) -> None:
+            record("isolation", self.backend, **counts)
 
         def act(self, tenant: Tenant, document: str, variables: dict[str, Any]) -> None:
             """A command of the message's own workspace: done, or refused by the lifecycle."""
@@ -394,6 +405,7 @@ def make_machine(server: LiveServer, registry: Registry) -> type[RuleBasedStateM
             if "errors" in body:
                 codes = [e.get("extensions", {}).get("code") for e in body["errors"]]
                 assert codes == ["CONFLICT"], (document, variables, body)
+            self.count(steps=1, commands=1)
 
         @rule(
             target=messages,
@@ -420,6 +432,7 @@ def make_machine(server: LiveServer, registry: Registry) -> type[RuleBasedStateM
             self.world.owners[message_id] = tenant.name
             self.made[message_id] = (tenant, conversation)
             self.touched = message_id
+            self.count(steps=1, drafts=1)
             return message_id
 
         @rule(
@@ -458,6 +471,7 @@ def make_machine(server: LiveServer, registry: Registry) -> type[RuleBasedStateM
             assert_no_leak(self.world, intruder, body, "refusal")
             self.touched = message
             self.recorded_nothing = True
+            self.count(steps=1, intrusions_refused=1)
 
         @invariant()
         def each_workspace_sees_only_its_own(self) -> None:
@@ -500,12 +514,19 @@ def make_machine(server: LiveServer, registry: Registry) -> type[RuleBasedStateM
                 assert history
                 assert set(history) == {message_id}
             # The subscription has streamed exactly the events recorded since it went live.
+            compared = len(tenant.subscription.received)
             streamed = tenant.subscription.catch_up(len(tenant.since))
             assert_no_leak(self.world, tenant, streamed, "subscription")
             keys = ("messageId", "version", "type", "conversationId", "actor")
             assert [[e[k] for k in keys] for e in streamed] == [
                 [e[k] for k in keys] for e in tenant.since
             ]
+            self.count(
+                surveys=1,
+                messages_read_by_id=len(found.by_id),
+                listed_items_checked=sum(len(edges) for edges in found.lists.values()),
+                streamed_events_checked=len(streamed) - compared,
+            )
             return found
 
         def teardown(self) -> None:

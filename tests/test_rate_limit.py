@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from app.runtime import Herald
 from app.settings import Settings
 from tests.conftest import LiveServer
+from tests.figures import record
 
 QUERY = {"query": "{ messages(first: 1) { edges { cursor } } }"}
+WAIT = 15.0
 
 
 @pytest.fixture
@@ -41,6 +47,50 @@ def test_a_key_over_its_rate_gets_429_and_limit_exceeded_while_another_key_goes_
         ok = calm.http.post(calm.url, json=QUERY, headers=calm.headers())
         assert ok.status_code == 200
         assert "errors" not in ok.json()
+        record("limits", "sqlite", rate_limited_429=len(refused))
     finally:
         busy.close()
         calm.close()
+
+
+@pytest.fixture
+def scarce(sqlite_settings: Settings) -> Iterator[LiveServer]:
+    # Three at once, then one every hundred seconds: no refill within the test.
+    herald = Herald(replace(sqlite_settings, rate_limit=0.01, rate_burst=3))
+    with LiveServer(herald) as live:
+        yield live
+    herald.close()
+
+
+def open_connection(server: LiveServer, key: str | None, protocol: str) -> dict[str, object]:
+    """connection_init with `key`: the server's answer, or how it closed the connection."""
+    with connect(
+        f"ws://127.0.0.1:{server.port}/graphql", subprotocols=[Subprotocol(protocol)]
+    ) as ws:
+        ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
+        )
+        try:
+            answer: dict[str, object] = json.loads(ws.recv(timeout=WAIT))
+        except ConnectionClosed as closed:
+            return {"closed": None if closed.rcvd is None else closed.rcvd.code}
+        return answer
+
+
+def test_websocket_connections_over_a_keys_rate_are_refused_while_another_key_connects(
+    scarce: LiveServer,
+) -> None:
+    busy = scarce.key("acme", "busy")
+    calm = scarce.key("acme", "calm")
+    # graphql-ws answers LIMIT_EXCEEDED; graphql-transport-ws has no error message before the
+    # acknowledgement, so the connection is closed with 4403.
+    answers = [open_connection(scarce, busy, "graphql-transport-ws") for _ in range(3)]
+    assert answers == [{"type": "connection_ack"}] * 3, "the burst is allowed"
+    assert open_connection(scarce, busy, "graphql-transport-ws") == {"closed": 4403}
+    refused = open_connection(scarce, busy, "graphql-ws")
+    assert refused["type"] == "connection_error", refused
+    payload = refused["payload"]
+    assert isinstance(payload, dict)
+    assert payload["code"] == "LIMIT_EXCEEDED", refused
+    assert open_connection(scarce, calm, "graphql-transport-ws") == {"type": "connection_ack"}
+    record("limits", "sqlite", rate_limited_websockets=2)

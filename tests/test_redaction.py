@@ -14,6 +14,7 @@ import psycopg
 from app.runtime import Herald
 from app.settings import Settings
 from tests.conftest import MESSAGE_FIELDS, Api, LiveServer, draft
+from tests.figures import record
 from tests.postgres import fresh_database
 
 EDIT = "mutation($input: EditMessageInput!) { editMessage(input: $input) { id version text } }"
@@ -251,6 +252,18 @@ def test_redaction_leaves_neither_content_nor_key_in_any_byte_of_the_database_fi
 
     assert content_key(db_file, story.redacted_id) is None
     assert content_key(db_file, story.kept_id) == kept_key
+    found = sum(
+        len(files_holding(on_disk, form)) for text in story.markers for form in text_forms(text)
+    )
+    record(
+        "erasure",
+        "sqlite",
+        messages_redacted=1,
+        bytes_scanned=sum(len(data) for data in on_disk.values()),
+        files_scanned=len(on_disk),
+        needles_searched=len(story.markers) * 3 + 1,
+        erased_content_found=found + len(files_holding(on_disk, key)),
+    )
 
     # Opened again, the redacted message stays erased and the other one stays whole.
     reopened = Herald(sqlite_settings)
@@ -328,6 +341,15 @@ def test_on_postgresql_no_row_of_any_table_holds_redacted_content_or_its_key(
         herald.close()
 
     rows = every_row_as_text(url)
+    record(
+        "erasure",
+        "postgres",
+        messages_redacted=1,
+        rows_scanned=sum(len(texts) for texts in rows.values()),
+        tables_scanned=len(rows),
+        needles_searched=len(story.markers) + 1,
+        erased_content_found=sum(len(rows_holding(rows, t)) for t in [*story.markers, key_hex]),
+    )
     for text in story.markers:
         assert rows_holding(rows, text) == [], text
     assert rows_holding(rows, key_hex) == []

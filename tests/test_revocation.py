@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from tests.conftest import LiveServer, draft
+from tests.figures import backend_of, record
 from tests.processes import herald_cli
 
 WAIT = 15.0
 READ = "{ messages { edges { node { id } } } }"
+WRITE = 'mutation { draftMessage(input: {conversationId: "c", text: "no"}) { id } }'
+SUBSCRIBE = "subscription { messageEvents { type messageId } }"
 
 
 def test_a_revoked_key_is_refused_at_its_next_request_and_others_keep_working(
@@ -35,7 +40,14 @@ def test_a_revoked_key_is_refused_at_its_next_request_and_others_keep_working(
         assert done.returncode == 0, done.stderr
         assert "revoked 1 key" in done.stdout
         assert doomed.error(READ)["code"] == "UNAUTHENTICATED"
+        assert doomed.error(WRITE)["code"] == "UNAUTHENTICATED"
         assert len(kept.ok(READ)["messages"]["edges"]) == 1
+        record(
+            "revocation",
+            backend_of(server.herald.settings.database_url),
+            keys_revoked=1,
+            requests_refused_after=2,
+        )
         again = herald_cli(
             server.herald.settings.database_url,
             "keys",
@@ -86,14 +98,92 @@ def test_revoking_a_key_ends_its_open_subscription(server: LiveServer) -> None:
             assert ending["type"] == "next", ending
             assert ending["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
             assert receive(ws) == {"id": "1", "type": "complete"}
+        record(
+            "revocation",
+            backend_of(server.herald.settings.database_url),
+            keys_revoked=1,
+            subscriptions_ended=1,
+        )
     finally:
         watcher.close()
         writer.close()
 
 
-def receive(ws: Any) -> dict[str, Any]:
-    deadline = time.monotonic() + WAIT
+def subscribe(ws: Any, key: str, protocol: str) -> None:
+    """Open the connection with `key` and subscribe to every event of its workspace as "1"."""
+    ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}))
+    assert receive(ws)["type"] == "connection_ack"
+    start = "subscribe" if protocol == "graphql-transport-ws" else "start"
+    ws.send(json.dumps({"id": "1", "type": start, "payload": {"query": SUBSCRIBE}}))
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+def test_keys_revoke_ends_an_idle_subscription_without_waiting_for_an_event(
+    server: LiveServer, protocol: str
+) -> None:
+    """`herald keys revoke`, another process, which the server hears of only through the
+    database: a subscription with nothing to stream ends by itself, and what is written after
+    the revocation never reaches it."""
+    watcher = server.client("acme", "idle-watcher")
+    writer = server.client("acme", "writer")
+    assert watcher.key is not None
+    try:
+        with connect(
+            f"ws://127.0.0.1:{server.port}/graphql", subprotocols=[Subprotocol(protocol)]
+        ) as ws:
+            subscribe(ws, watcher.key, protocol)
+            live(ws, lambda: str(draft(writer, "seen while the key is good")["id"]))
+
+            done = herald_cli(
+                server.herald.settings.database_url,
+                "keys",
+                "revoke",
+                "--workspace",
+                "acme",
+                "--name",
+                "idle-watcher",
+            )
+            assert done.returncode == 0, done.stderr
+
+            ending = receive(ws)  # nothing was written since: the revocation alone ends it
+            assert ending["id"] == "1", ending
+            error = ending["payload"]["errors"][0]
+            assert error["extensions"]["code"] == "UNAUTHENTICATED", ending
+            assert ending["payload"].get("data") is None, ending
+            draft(writer, "written after the revocation")
+            assert receive(ws) == {"id": "1", "type": "complete"}  # the event never comes
+        record(
+            "revocation",
+            backend_of(server.herald.settings.database_url),
+            keys_revoked=1,
+            subscriptions_ended=1,
+        )
+    finally:
+        watcher.close()
+        writer.close()
+
+
+def receive(ws: Any, wait: float = WAIT) -> dict[str, Any]:
+    """The next message that is not a keep-alive (graphql-transport-ws ping, graphql-ws ka)."""
+    deadline = time.monotonic() + wait
     while True:
         message: dict[str, Any] = json.loads(ws.recv(timeout=max(0.0, deadline - time.monotonic())))
-        if message["type"] != "ping":
+        if message["type"] not in ("ping", "ka"):
             return message
+
+
+def live(ws: Any, write: Callable[[], str]) -> None:
+    """Return once the subscription streams: write a message and wait for its event, again
+    with a new one while none comes (one written before the subscription started never will)."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        written = write()
+        try:
+            while True:
+                got = receive(ws, wait=min(1.0, deadline - time.monotonic()))
+                assert got["type"] in ("next", "data"), got
+                if got["payload"]["data"]["messageEvents"]["messageId"] == written:
+                    return
+        except TimeoutError:
+            if time.monotonic() >= deadline:
+                raise

@@ -15,6 +15,7 @@ from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from tests.conftest import DRAFT, Api
+from tests.figures import record
 from tests.postgres import fresh_database
 from tests.processes import HeraldProcess, ServerProcess, create_key, herald_cli
 
@@ -212,4 +213,11 @@ def test_killing_the_projector_while_writes_continue_leaves_complete_consistent_
             projector.stop()
     assert len(acknowledged) == 100
     verified = herald_cli(database, "projections", "verify")
+    record(
+        "exactly-once projections",
+        "postgres",
+        projector_kills=1,
+        writes_checked=sum(acknowledged.values()),
+        projections_verified=int(verified.returncode == 0),
+    )
     assert verified.returncode == 0, verified.stdout + verified.stderr
