@@ -40,6 +40,15 @@ class Context:
         return self._principal
 
 
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """A bounded read of the views. SQLite answers it from its page cache and, in WAL mode,
+        never makes a reader wait for a writer, so a thread hop would cost more than the read;
+        PostgreSQL's network round trip goes to a thread."""
+        if self.herald.store.db.dialect == "sqlite":
+            return fn(*args)
+        return await blocking(fn, *args)
+
+
 def context_of(info: Info) -> Context:
     ctx = info.context
     assert isinstance(ctx, Context)
