@@ -10,6 +10,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, RecordConflictError
 
+from app.batching import GroupCommit
 from app.bodies import replace_text
 from app.database import Database
 from app.domain import Body, Json, Message, message_id
@@ -35,6 +36,8 @@ class MessageStore(Application[UUID]):
         self.snapshotting_intervals = {Message: self.settings.snapshot_interval}  # type: ignore[misc]
         env = {**self.settings.eventsourcing_env(), "IS_SNAPSHOTTING_ENABLED": "y"}
         super().__init__(env=env)
+        # Drafts arriving together share a transaction (group commit).
+        self.drafts = GroupCommit(self._save_drafts)
         # Called with the last notification id of each save, so views catch up before we answer.
         self.after_save: Callable[[int], None] = lambda _: None
 
@@ -73,11 +76,8 @@ class MessageStore(Application[UUID]):
                 return self.load(p, str(msg.id))  # a retry: the first result, nothing new
             except NotFound:
                 pass
-        # The key goes in with the first event: one durable commit for both.
-        key = new_key()
         try:
-            with self.keys.scope({msg.id: key}):
-                self._save(msg, content_keys={msg.id: key})
+            self.drafts.save((msg, new_key()))
         except RecordConflictError:
             return self.load(p, str(msg.id))  # a concurrent retry made it first
         return msg
@@ -195,6 +195,12 @@ class MessageStore(Application[UUID]):
                     continue
             return msg
         raise Conflict("too many concurrent writers; try again", msg.version, msg.status)
+
+    def _save_drafts(self, drafts: Sequence[tuple[Message, bytes]]) -> None:
+        """New messages, each with its content key, in one transaction: one durable commit."""
+        keys = {msg.id: key for msg, key in drafts}
+        with self.keys.scope(keys):
+            self._save(*(msg for msg, _ in drafts), content_keys=keys)
 
     def _save(
         self, *messages: Message, content_keys: dict[UUID, bytes] | None = None

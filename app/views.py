@@ -83,16 +83,12 @@ class Views:
     # Reading: one indexed look-up or range scan each, whatever the size of the store.
 
     def message(self, workspace: str, raw_id: str) -> Message | None:
-        with self.db.transaction(commit=False) as c:
-            c.execute(
-                self.db.sql(
-                    "SELECT m.state, m.content, k.key FROM view_messages m "
-                    "LEFT JOIN herald_content_keys k ON k.message_id = m.id "
-                    "WHERE m.id = ? AND m.workspace = ?"
-                ),
-                (_hex(raw_id), workspace),
-            )
-            row = c.fetchone()
+        row = self.db.read_one(
+            "SELECT m.state, m.content, k.key FROM view_messages m "
+            "LEFT JOIN herald_content_keys k ON k.message_id = m.id "
+            "WHERE m.id = ? AND m.workspace = ?",
+            (_hex(raw_id), workspace),
+        )
         return None if row is None else self._message(row)
 
     def messages(

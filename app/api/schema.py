@@ -24,7 +24,7 @@ from .checks import check_filter
 from .context import blocking, context_of
 from .errors import HeraldErrors
 from .events import EVENT_TYPES, MessageEvent, MessageEventConnection, event_connection, event_of
-from .guards import SafeParserCache
+from .guards import EachOperationAuthenticated, SafeParserCache
 from .limits import LIMIT_RULES, MAX_TOKENS
 from .live import message_events
 from .mutations import Mutation
@@ -289,6 +289,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=1_000),
             lambda: AddValidationRules(LIMIT_RULES),
             *closed,
+            EachOperationAuthenticated,
             HeraldErrors,
         ],
     )
