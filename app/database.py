@@ -12,6 +12,8 @@ from psycopg.rows import tuple_row
 class Cursor(Protocol):
     def execute(self, statement: str, params: Sequence[Any] = ...) -> Any: ...
 
+    def executemany(self, statement: str, params: Sequence[Sequence[Any]]) -> Any: ...
+
     def fetchone(self) -> Any: ...
 
     def fetchall(self) -> Any: ...
@@ -33,6 +35,18 @@ class Database:
                 # Rows by position on both dialects; eventsourcing sets dict rows on PostgreSQL.
                 cursor.row_factory = tuple_row
             yield cursor
+
+    def read_one(self, statement: str, params: Sequence[Any]) -> Any:
+        """The first row of one SELECT. On SQLite a lone statement is a transaction of its own,
+        so it goes without the BEGIN and ROLLBACK a `transaction` adds around it."""
+        if self.dialect != "sqlite":
+            with self.transaction(commit=False) as c:
+                c.execute(self.sql(statement), params)
+                return c.fetchone()
+        with self.datastore.get_connection(commit=False) as connection:
+            cursor = connection.cursor()
+            cursor.execute(statement, params)
+            return cursor.fetchone()
 
     def sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.dialect == "postgres" else statement

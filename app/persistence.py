@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteCursor,
+    SQLiteFactory,
+)
+
+from app.secrecy import write_keys
+
+# Application.save(..., content_keys={message id: key}) hands new messages' keys to the recorder.
+CONTENT_KEYS = "content_keys"
 
 
 class ErasingConnectionPool(SQLiteConnectionPool):
@@ -19,7 +33,35 @@ class ErasingConnectionPool(SQLiteConnectionPool):
         return connection
 
 
+class SQLiteRecorder(SQLiteApplicationRecorder):
+    # Runs in each transaction that records events, after them (the views' projection).
+    within_insert: Callable[[SQLiteCursor], None] | None = None
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        write_keys(c, kwargs.get(CONTENT_KEYS) or {}, postgres=False)
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if self.within_insert is not None and stored_events:
+            self.within_insert(c)
+        return ids
+
+
+class PostgresRecorder(PostgresApplicationRecorder):
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        write_keys(curs, kwargs.get(CONTENT_KEYS) or {}, postgres=True)
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
+class HeraldPostgresFactory(PostgresFactory):
+    application_recorder_class = PostgresRecorder
+
+
 class HeraldSQLiteFactory(SQLiteFactory):
+    application_recorder_class = SQLiteRecorder
+
     def __init__(self, env: Any) -> None:
         super().__init__(env)
         plain = self.datastore.pool

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
@@ -23,6 +24,8 @@ PROJECTED_CHANNEL = "herald_projected"
 # Any constant will do: every Herald process contends for this one PostgreSQL advisory lock.
 _PROJECTOR_LOCK = 0x4E52414C44
 _BATCH = 500
+# Nobody waits on a rebuild's batches, and fewer, larger transactions replay faster.
+_REBUILD_BATCH = 5_000
 _RECHECK = 0.05
 
 
@@ -35,9 +38,12 @@ class Projection:
         self.views = views
         self.tracking = store.factory.tracking_recorder()
         self.tracking_table: str = getattr(self.tracking, "tracking_table_name", "tracking")
+        self.events_table: str = store.recorder.events_table_name  # type: ignore[attr-defined]
         self._lock = threading.Lock()
         self._moved = threading.Condition()
         self._listeners: list[Callable[[int], None]] = []
+        self.announced = -1
+        self._within = threading.local()  # where this thread's last write projected to
 
     @property
     def position(self) -> int:
@@ -50,6 +56,7 @@ class Projection:
 
     def announce(self, position: int) -> None:
         """The views reached `position`: wake whoever waits or listens in this process."""
+        self.announced = position
         with self._moved:
             self._moved.notify_all()
         for listener in list(self._listeners):
@@ -72,6 +79,7 @@ class Projection:
         progress: Callable[[int], None] | None = None,
         *,
         announce_unchanged: bool = True,
+        batch_size: int = _BATCH,
     ) -> int:
         """Project what the views miss (up to `until`); while another process holds the
         projector's lock, wait for it to get there instead, and take over if it dies."""
@@ -79,7 +87,7 @@ class Projection:
             position = started = self.position
             while until is None or position < until:
                 batch = self.store.recorder.select_notifications(
-                    start=position, limit=_BATCH, inclusive_of_start=False
+                    start=position, limit=batch_size, inclusive_of_start=False
                 )
                 if not batch:
                     break
@@ -104,13 +112,13 @@ class Projection:
                 self.views.db.sql(f"DELETE FROM {self.tracking_table} WHERE application_name = ?"),
                 (TRACKING_NAME,),
             )
-        return self.catch_up(progress=progress)
+        return self.catch_up(progress=progress, batch_size=_REBUILD_BATCH)
 
     def _apply(self, batch: Sequence[Notification]) -> bool:
         """Project one batch with its tracking position, all or nothing; False when another
         process is the projector right now."""
-        # Decoded before the write transaction: unsealing reads keys on connections of its own.
-        events = [self.store.mapper.to_domain_event(n) for n in batch]
+        # Content stays sealed on its way through: the views hold it just as the events do.
+        events = [self.store.sealing.still_sealed(n) for n in batch]
         db = self.views.db
         with self._transaction() as c:
             if db.dialect == "postgres":
@@ -126,12 +134,55 @@ class Projection:
             tracked = c.fetchone()
             if tracked is not None and tracked[0] >= batch[0].id:
                 return True  # another projector got here first; the caller reads on from there
-            for notification, event in zip(batch, events, strict=True):
-                self._project(c, notification.id, event)
+            self._project(c, batch, events)
             self.tracking._insert_tracking(c, Tracking(TRACKING_NAME, batch[-1].id))  # type: ignore[attr-defined]
             if db.dialect == "postgres":
                 c.execute("SELECT pg_notify(%s, %s)", (PROJECTED_CHANNEL, str(batch[-1].id)))
         return True
+
+    def within(self, c: Cursor) -> None:
+        """Project, in the SQLite transaction that has just recorded new events, what the views
+        miss up to them: events and views then reach the disk in one commit. SQLite lets one
+        writer in at a time, so this transaction's view of the log is the log. Should it fail,
+        or be far behind, the write stands and catch_up projects later."""
+        self._within.position = -1
+        c.execute("SAVEPOINT herald_views")
+        try:
+            c.execute(
+                f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = ?",
+                (TRACKING_NAME,),
+            )
+            tracked = c.fetchone()
+            c.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state "
+                f"FROM {self.events_table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (0 if tracked is None else tracked[0], _BATCH + 1),
+            )
+            rows = c.fetchall()
+            if 0 < len(rows) <= _BATCH:
+                batch = [
+                    Notification(
+                        originator_id=UUID(r[1]),
+                        originator_version=r[2],
+                        topic=r[3],
+                        state=r[4],
+                        id=r[0],
+                    )
+                    for r in rows
+                ]
+                self._project(c, batch, [self.store.sealing.still_sealed(n) for n in batch])
+                self.tracking._insert_tracking(c, Tracking(TRACKING_NAME, batch[-1].id))  # type: ignore[attr-defined]
+                self._within.position = batch[-1].id
+        except Exception:
+            log.exception("projecting within the write failed; catch-up will project it")
+            c.execute("ROLLBACK TO herald_views")
+        c.execute("RELEASE herald_views")
+
+    def projected_within(self, position: int) -> bool:
+        """Whether this thread's write, now committed, projected the views up to `position`."""
+        projected: int = getattr(self._within, "position", -1)
+        self._within.position = -1
+        return projected >= position
 
     @contextmanager
     def _transaction(self) -> Iterator[Cursor]:
@@ -142,38 +193,52 @@ class Projection:
             # Another projector already recorded this position: its views stand, ours roll back.
             log.info("projection position already taken by another projector")
 
-    def _project(self, c: Cursor, position: int, event: Event) -> None:
+    def _project(self, c: Cursor, batch: Sequence[Notification], events: list[Event]) -> None:
+        """One events row per event, one messages row per message at its state after the
+        batch; a message's seq is the position of its draft."""
         sql = self.views.db.sql
-        msg = self._current(c, event)
-        msg = event.mutate(msg)  # type: ignore[attr-defined]
-        assert isinstance(msg, Message)
-        if type(event).__name__ == "Redacted":
-            self.store.keys.destroy(c, msg.id)
-        state, content = self.views.codec.encode(msg)
-        c.execute(
+        latest: dict[UUID, tuple[int, Message]] = {}
+        event_rows = []
+        for notification, event in zip(batch, events, strict=True):
+            seen = latest.get(event.originator_id)
+            msg = event.mutate(seen[1] if seen else self._current(c, event))  # type: ignore[attr-defined]
+            assert isinstance(msg, Message)
+            if type(event).__name__ == "Redacted":
+                self.store.keys.destroy(c, msg.id)
+            latest[msg.id] = (seen[0] if seen else notification.id, msg)
+            event_rows.append(
+                (notification.id, msg.workspace, msg.conversation_id, msg.id.hex, msg.version)
+            )
+        c.executemany(
             sql(
                 "INSERT INTO view_events (notification_id, workspace, conversation_id, "
                 "message_id, version) VALUES (?, ?, ?, ?, ?)"
             ),
-            (position, msg.workspace, msg.conversation_id, msg.id.hex, msg.version),
+            event_rows,
         )
-        c.execute(
+        message_rows = []
+        for seq, msg in latest.values():
+            state, content = self.views.codec.encode(msg)
+            message_rows.append(
+                (
+                    msg.id.hex,
+                    msg.workspace,
+                    msg.conversation_id,
+                    msg.status,
+                    seq,
+                    msg.version,
+                    state,
+                    self._sealed(c, msg, content),
+                )
+            )
+        c.executemany(
             sql(
                 "INSERT INTO view_messages (id, workspace, conversation_id, status, seq, "
                 "version, state, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
                 "version = excluded.version, state = excluded.state, content = excluded.content"
             ),
-            (
-                msg.id.hex,
-                msg.workspace,
-                msg.conversation_id,
-                msg.status,
-                position,
-                msg.version,
-                state,
-                self._sealed(c, msg, content),
-            ),
+            message_rows,
         )
 
     def _current(self, c: Cursor, event: Event) -> Message | None:

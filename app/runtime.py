@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from app.persistence import SQLiteRecorder
 from app.projection import Projection
 from app.ratelimit import RateLimiter
 from app.settings import Settings
@@ -47,14 +48,17 @@ class Herald:
             self.projection = Projection(self.store, self.views)
             self.workspaces = Workspaces(self.store.db)
         self.store.after_save = self._after_save
+        if project and isinstance(self.store.recorder, SQLiteRecorder):
+            self.store.recorder.within_insert = self.projection.within
         self.rate_limiter = RateLimiter(self.settings.rate_limit, self.settings.rate_burst)
-        self._announced = -1
         channel = getattr(self.store.recorder, "channel_name", None)
         self.watcher = Watcher(self.settings.eventsourcing_env(), channel, self.tick)
         self._started = False
 
     def _after_save(self, position: int) -> None:
-        if self.project:
+        if self.projection.projected_within(position):
+            self.projection.announce(position)
+        elif self.project:
             self.projection.catch_up(until=position)
         elif not self.projection.wait_for(position, timeout=_PROJECTOR_PATIENCE):
             log.warning(
@@ -71,13 +75,15 @@ class Herald:
 
     def tick(self) -> None:
         try:
+            # Projected here or by another process (each SQLite server projects its own
+            # writes): either way, wake this process's subscriptions.
+            projection = self.projection
             if self.project:
-                self.projection.catch_up(announce_unchanged=False)
-                return
-            position = self.projection.position
-            if position != self._announced:
-                self._announced = position
-                self.projection.announce(position)
+                position = projection.catch_up(announce_unchanged=False)
+            else:
+                position = projection.position
+            if position != projection.announced:
+                projection.announce(position)
         except Exception:
             log.exception("projection catch-up failed; will retry")
 

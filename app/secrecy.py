@@ -4,9 +4,12 @@ events; destroying the key erases the content from every event, snapshot, view a
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -22,16 +25,48 @@ _FLUSH_TRIES = 5
 _NONCE = 12
 
 
+_UPSERT_KEY = (
+    "INSERT INTO herald_content_keys (message_id, key) VALUES (?, ?) "
+    "ON CONFLICT (message_id) DO UPDATE SET key = excluded.key"
+)
+
+
 class KeyStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Keys known to the current operation of this thread (see `scope`).
+        self._scope = threading.local()
         with db.transaction(commit=True) as c:
             c.execute(
                 "CREATE TABLE IF NOT EXISTS herald_content_keys "
                 f"(message_id TEXT PRIMARY KEY, key {db.blob} NOT NULL)"
             )
 
+    @contextlib.contextmanager
+    def scope(self, fresh: dict[UUID, bytes] | None = None) -> Iterator[None]:
+        """Within one operation (a load, a command, a page), each message's key is read once.
+        Never kept beyond it: another process may destroy a key at any moment, and a key kept
+        here would go on unsealing what it erased. `fresh` are keys of messages being created,
+        which the recorder writes in the same transaction as their first event."""
+        outer = getattr(self._scope, "known", None)
+        self._scope.known = {**(outer or {}), **(fresh or {})}
+        try:
+            yield
+        finally:
+            self._scope.known = outer
+
     def key_for(self, message_id: UUID, *, create: bool) -> bytes | None:
+        known: dict[UUID, bytes | None] | None = getattr(self._scope, "known", None)
+        if known is not None and known.get(message_id) is not None:
+            return known[message_id]
+        if known is not None and not create and message_id in known:
+            return None
+        key = self._key_for(message_id, create=create)
+        if known is not None:
+            known[message_id] = key
+        return key
+
+    def _key_for(self, message_id: UUID, *, create: bool) -> bytes | None:
         with self.db.transaction(commit=create) as c:
             if create:
                 c.execute(
@@ -39,7 +74,7 @@ class KeyStore:
                         "INSERT INTO herald_content_keys (message_id, key) VALUES (?, ?) "
                         "ON CONFLICT (message_id) DO NOTHING"
                     ),
-                    (message_id.hex, AESGCM.generate_key(bit_length=256)),
+                    (message_id.hex, new_key()),
                 )
             return self.lookup(c, message_id)
 
@@ -72,6 +107,19 @@ class KeyStore:
             "the write-ahead log could not be truncated; a destroyed key may linger in it "
             "until the next checkpoint"
         )
+
+
+def write_keys(c: Cursor, keys: dict[UUID, bytes], *, postgres: bool) -> None:
+    """Record new messages' keys in the transaction of their first events, replacing any orphan
+    a failed draft left; a message that already has events fails its own insert, which rolls
+    this back too."""
+    sql = _UPSERT_KEY.replace("?", "%s") if postgres else _UPSERT_KEY
+    for message_id, key in keys.items():
+        c.execute(sql, (message_id.hex, key))
+
+
+def new_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
 
 
 def seal(key: bytes, message_id: UUID, content: Any) -> str:
@@ -112,14 +160,23 @@ class SealingMapper(Mapper[UUID]):
             holder["content"] = original
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        return self.opened(stored_event, lambda mid: self.keys.key_for(mid, create=False))
+
+    def opened(
+        self, stored_event: StoredEvent, key_of: Callable[[UUID], bytes | None]
+    ) -> DomainEventProtocol[UUID]:
+        """The event with its content unsealed by the key `key_of` gives for its message."""
         domain_event = super().to_domain_event(stored_event)
         holder = _content_holder(vars(domain_event))
         sealed = None if holder is None else holder.get("content")
         if holder is not None and isinstance(sealed, dict) and SEALED in sealed:
             message_id = domain_event.originator_id
-            key = self.keys.key_for(message_id, create=False)
-            holder["content"] = unseal(key, message_id, sealed[SEALED])
+            holder["content"] = unseal(key_of(message_id), message_id, sealed[SEALED])
         return domain_event
+
+    def still_sealed(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        """The event as stored, its content left sealed: for whoever only passes it on."""
+        return super().to_domain_event(stored_event)
 
 
 def _content_holder(state: dict[str, Any]) -> dict[str, Any] | None:

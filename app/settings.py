@@ -60,7 +60,7 @@ class Settings:
         url = urlparse(self.database_url)
         if self.is_postgres:
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "PERSISTENCE_MODULE": "app.persistence:HeraldPostgresFactory",
                 "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "herald",
                 "POSTGRES_HOST": url.hostname or "127.0.0.1",
                 "POSTGRES_PORT": str(url.port or 5432),

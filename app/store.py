@@ -10,12 +10,14 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, RecordConflictError
 
+from app.batching import GroupCommit
 from app.bodies import replace_text
 from app.database import Database
 from app.domain import Body, Json, Message, message_id
 from app.errors import Conflict, NotFound
 from app.lifecycle import Status
-from app.secrecy import KeyStore, SealingMapper
+from app.persistence import CONTENT_KEYS
+from app.secrecy import KeyStore, SealingMapper, new_key
 from app.settings import Settings
 from app.workspaces import Principal
 
@@ -34,13 +36,16 @@ class MessageStore(Application[UUID]):
         self.snapshotting_intervals = {Message: self.settings.snapshot_interval}  # type: ignore[misc]
         env = {**self.settings.eventsourcing_env(), "IS_SNAPSHOTTING_ENABLED": "y"}
         super().__init__(env=env)
+        # Drafts arriving together share a transaction (group commit).
+        self.drafts = GroupCommit(self._save_drafts)
         # Called with the last notification id of each save, so views catch up before we answer.
         self.after_save: Callable[[int], None] = lambda _: None
 
     def construct_mapper(self) -> Mapper[UUID]:
         self.db = Database(self.factory.datastore)  # type: ignore[attr-defined]
         self.keys = KeyStore(self.db)
-        return SealingMapper(self.construct_transcoder(), self.keys)
+        self.sealing = SealingMapper(self.construct_transcoder(), self.keys)
+        return self.sealing
 
     # Reads on the write side.
 
@@ -49,7 +54,8 @@ class MessageStore(Application[UUID]):
         if mid is None:
             raise NotFound
         try:
-            msg: Message = self.repository.get(mid, version=version)
+            with self.keys.scope():
+                msg: Message = self.repository.get(mid, version=version)
         except AggregateNotFoundError:
             raise NotFound from None
         if msg.workspace != p.workspace:
@@ -58,7 +64,8 @@ class MessageStore(Application[UUID]):
 
     def history(self, p: Principal, raw_id: str, after: int, limit: int) -> list[Event]:
         msg = self.load(p, raw_id)
-        return list(self.events.get(msg.id, gt=after, limit=limit))
+        with self.keys.scope():
+            return list(self.events.get(msg.id, gt=after, limit=limit))
 
     # Commands.
 
@@ -70,7 +77,7 @@ class MessageStore(Application[UUID]):
             except NotFound:
                 pass
         try:
-            self._save(msg)
+            self.drafts.save((msg, new_key()))
         except RecordConflictError:
             return self.load(p, str(msg.id))  # a concurrent retry made it first
         return msg
@@ -171,25 +178,34 @@ class MessageStore(Application[UUID]):
         """Load, check, apply, save; a clash with a concurrent writer reloads and tries again,
         unless the caller pinned the version it saw, when the clash is its conflict."""
         for _ in range(_RETRIES):
-            msg = self.load(p, raw_id)
-            if done(msg):
-                return msg  # an idempotent retry: the first attempt's result, nothing new
-            if expected is not None and msg.version != expected:
-                raise Conflict(
-                    f"expected version {expected} but the message is at version {msg.version}",
-                    msg.version,
-                    msg.status,
-                )
-            command(msg)
-            try:
-                self._save(msg)
-            except RecordConflictError:
-                continue
+            with self.keys.scope():  # the key read by the load seals the new events
+                msg = self.load(p, raw_id)
+                if done(msg):
+                    return msg  # an idempotent retry: the first attempt's result, nothing new
+                if expected is not None and msg.version != expected:
+                    raise Conflict(
+                        f"expected version {expected} but the message is at version {msg.version}",
+                        msg.version,
+                        msg.status,
+                    )
+                command(msg)
+                try:
+                    self._save(msg)
+                except RecordConflictError:
+                    continue
             return msg
         raise Conflict("too many concurrent writers; try again", msg.version, msg.status)
 
-    def _save(self, *messages: Message) -> Sequence[int]:
-        recordings = self.save(*messages)
+    def _save_drafts(self, drafts: Sequence[tuple[Message, bytes]]) -> None:
+        """New messages, each with its content key, in one transaction: one durable commit."""
+        keys = {msg.id: key for msg, key in drafts}
+        with self.keys.scope(keys):
+            self._save(*(msg for msg, _ in drafts), content_keys=keys)
+
+    def _save(
+        self, *messages: Message, content_keys: dict[UUID, bytes] | None = None
+    ) -> Sequence[int]:
+        recordings = self.save(*messages, **{CONTENT_KEYS: content_keys or {}})
         ids = [r.notification.id for r in recordings]
         if ids:
             self.after_save(max(ids))

@@ -83,16 +83,12 @@ class Views:
     # Reading: one indexed look-up or range scan each, whatever the size of the store.
 
     def message(self, workspace: str, raw_id: str) -> Message | None:
-        with self.db.transaction(commit=False) as c:
-            c.execute(
-                self.db.sql(
-                    "SELECT m.state, m.content, k.key FROM view_messages m "
-                    "LEFT JOIN herald_content_keys k ON k.message_id = m.id "
-                    "WHERE m.id = ? AND m.workspace = ?"
-                ),
-                (_hex(raw_id), workspace),
-            )
-            row = c.fetchone()
+        row = self.db.read_one(
+            "SELECT m.state, m.content, k.key FROM view_messages m "
+            "LEFT JOIN herald_content_keys k ON k.message_id = m.id "
+            "WHERE m.id = ? AND m.workspace = ?",
+            (_hex(raw_id), workspace),
+        )
         return None if row is None else self._message(row)
 
     def messages(
@@ -148,25 +144,21 @@ class Views:
             c.execute(
                 self.db.sql(
                     "SELECT e.notification_id, e.conversation_id, s.originator_id, "
-                    "s.originator_version, s.topic, s.state "
+                    "s.originator_version, s.topic, s.state, k.key "
                     f"FROM view_events e JOIN {self.events_table} s ON {self.event_join} "
+                    "LEFT JOIN herald_content_keys k ON k.message_id = e.message_id "
                     f"WHERE {' AND '.join(where)} ORDER BY e.notification_id LIMIT ?"
                 ),
                 (*params, first + 1),
             )
             rows = c.fetchall()
-        mapper = self.store.mapper
-        items = [
-            (
-                int(r[0]),
-                (
-                    str(r[1]),
-                    mapper.to_domain_event(StoredEvent(_uuid(r[2]), r[3], r[4], bytes(r[5]))),
-                ),
-            )
-            for r in rows[:first]
-        ]
+        items = [(int(r[0]), (str(r[1]), self._event(r[2:]))) for r in rows[:first]]
         return Page(items, len(rows) > first)
+
+    def _event(self, row: Any) -> Event:
+        stored = StoredEvent(_uuid(row[0]), row[1], row[2], bytes(row[3]))
+        key = None if row[4] is None else bytes(row[4])
+        return self.store.sealing.opened(stored, lambda _: key)
 
     def _message(self, row: Any) -> Message:
         state, sealed, key = row[0], row[1], row[2]

@@ -72,16 +72,12 @@ class Workspaces:
     def authenticate(self, key: str | None, workspace_header: str | None = None) -> Principal:
         if not key:
             raise Unauthenticated("an API key is required: send Authorization: Bearer <key>")
-        with self.db.transaction(commit=False) as c:
-            c.execute(
-                self.db.sql(
-                    "SELECT k.workspace_id, k.name, w.name FROM herald_api_keys k "
-                    "JOIN herald_workspaces w ON w.id = k.workspace_id "
-                    "WHERE k.digest = ? AND k.revoked = 0"
-                ),
-                (_digest(key),),
-            )
-            row = c.fetchone()
+        row = self.db.read_one(
+            "SELECT k.workspace_id, k.name, w.name FROM herald_api_keys k "
+            "JOIN herald_workspaces w ON w.id = k.workspace_id "
+            "WHERE k.digest = ? AND k.revoked = 0",
+            (_digest(key),),
+        )
         if row is None:
             raise Unauthenticated("unknown or revoked API key")
         workspace_id, key_name, workspace_name = str(row[0]), str(row[1]), str(row[2])

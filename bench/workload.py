@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from app.domain import Message
 from app.lifecycle import Status
+from app.persistence import CONTENT_KEYS
+from app.secrecy import new_key
 from app.store import MessageStore
 from app.workspaces import Principal
 
@@ -69,15 +69,10 @@ def grow(
         count = min(batch, -(-(target - have) // EVENTS_PER_MESSAGE))
         messages = [lived_message(workspace, i + k) for k in range(count)]
         i += count
-        with store.db.transaction(commit=True) as c:
-            # The content keys the save would create one commit each, made here in one; the
-            # save then finds them (an INSERT ... DO NOTHING commits nothing to disk).
-            for msg in messages:
-                c.execute(
-                    store.db.sql("INSERT INTO herald_content_keys (message_id, key) VALUES (?, ?)"),
-                    (msg.id.hex, AESGCM.generate_key(bit_length=256)),
-                )
-        store.save(*messages)
+        # Their content keys go in the same transaction as their events, as a draft's do.
+        keys = {msg.id: new_key() for msg in messages}
+        with store.keys.scope(keys):
+            store.save(*messages, **{CONTENT_KEYS: keys})
         have = stored_events(store)
         if progress is not None:
             progress(have)

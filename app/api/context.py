@@ -24,6 +24,12 @@ class Context:
     connection_params: dict[str, Any] | None = None
     _principal: Principal | None = field(default=None, repr=False)
 
+    def renew(self) -> None:
+        """Authenticate and count the next operation anew when it comes over a WebSocket: a
+        connection lives long, and a key revoked or over its rate must stop at once."""
+        if self.request.scope["type"] == "websocket":
+            self._principal = None
+
     def principal(self) -> Principal:
         """The caller, authenticated on first use so that introspection needs no key."""
         if self._principal is None:
@@ -38,6 +44,14 @@ class Context:
             self.herald.rate_limiter.take(principal.key_digest)
             self._principal = principal
         return self._principal
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """A bounded read of the views. SQLite answers it from its page cache and, in WAL mode,
+        never makes a reader wait for a writer, so a thread hop would cost more than the read;
+        PostgreSQL's network round trip goes to a thread."""
+        if self.herald.store.db.dialect == "sqlite":
+            return fn(*args)
+        return await blocking(fn, *args)
 
 
 def context_of(info: Info) -> Context:

@@ -1,5 +1,6 @@
-"""Guards around strawberry's protocol handlers and parser cache, for input they do not expect:
-a WebSocket message that is JSON but not an object, and a subscription that does not parse."""
+"""Guards around strawberry's protocol handlers and parser cache, for input they do not expect
+(a WebSocket message that is JSON but not an object, a subscription that does not parse), and
+around a WebSocket's operations, each of which must show a live key within its rate."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -51,4 +52,14 @@ class SafeParserCache(ParserCache):
             context.graphql_document = self.cached_parse_document(
                 context.query, **context.parse_options
             )
+        yield
+
+
+class EachOperationAuthenticated(SchemaExtension):
+    """A WebSocket's context serves all its operations; each must show a live key anyway."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            context.renew()
         yield

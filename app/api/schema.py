@@ -24,7 +24,7 @@ from .checks import check_filter
 from .context import blocking, context_of
 from .errors import HeraldErrors
 from .events import EVENT_TYPES, MessageEvent, MessageEventConnection, event_connection, event_of
-from .guards import SafeParserCache
+from .guards import EachOperationAuthenticated, SafeParserCache
 from .limits import LIMIT_RULES, MAX_TOKENS
 from .live import message_events
 from .mutations import Mutation
@@ -76,7 +76,7 @@ class Query:
         id: Annotated[strawberry.ID, strawberry.argument(description="The message's id.")],
     ) -> MessageType | None:
         ctx = context_of(info)
-        msg = await blocking(ctx.herald.views.message, ctx.principal().workspace, str(id))
+        msg = await ctx.read(ctx.herald.views.message, ctx.principal().workspace, str(id))
         return None if msg is None else message_of(msg)
 
     @strawberry.field(
@@ -153,7 +153,7 @@ class Query:
         check_filter("conversationId", conversation_id)
         before = parse_cursor(after, "after") if after is not None else None
         statuses = None if status is None else [Status(s).value for s in status]
-        page = await blocking(
+        page = await ctx.read(
             ctx.herald.views.messages,
             ctx.principal().workspace,
             None if conversation_id is None else str(conversation_id),
@@ -212,7 +212,7 @@ class Query:
         check_first(size, MAX_EVENTS, "first")
         check_filter("conversationId", conversation_id)
         position = parse_cursor(after, "after")
-        page = await blocking(
+        page = await ctx.read(
             ctx.herald.views.events,
             ctx.principal().workspace,
             None if conversation_id is None else str(conversation_id),
@@ -289,6 +289,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=1_000),
             lambda: AddValidationRules(LIMIT_RULES),
             *closed,
+            EachOperationAuthenticated,
             HeraldErrors,
         ],
     )
