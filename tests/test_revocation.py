@@ -187,3 +187,67 @@ def live(ws: Any, write: Callable[[], str]) -> None:
         except TimeoutError:
             if time.monotonic() >= deadline:
                 raise
+
+
+def test_a_revoked_key_can_do_nothing_more_over_a_websocket_it_opened_before(
+    server: LiveServer,
+) -> None:
+    """A connection is authenticated when it opens, and each operation over it again: after
+    `herald keys revoke`, a query, mutation or new subscription sent over the old connection
+    is UNAUTHENTICATED, and the mutation records nothing. (graphql-transport-ws carries all
+    three; the legacy graphql-ws only subscriptions, whose revocation the tests above cover.)"""
+    holder = server.client("acme", "holder")
+    reader = server.client("acme", "reader")
+    assert holder.key is not None
+    try:
+        with connect(
+            f"ws://127.0.0.1:{server.port}/graphql",
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+        ) as ws:
+            ws.send(
+                json.dumps(
+                    {
+                        "type": "connection_init",
+                        "payload": {"Authorization": f"Bearer {holder.key}"},
+                    }
+                )
+            )
+            assert receive(ws)["type"] == "connection_ack"
+
+            def run(operation_id: str, query: str) -> dict[str, Any]:
+                payload = {"query": query}
+                ws.send(json.dumps({"id": operation_id, "type": "subscribe", "payload": payload}))
+                answer = receive(ws)
+                assert answer["id"] == operation_id, answer
+                assert answer["type"] == "next", answer
+                assert receive(ws) == {"id": operation_id, "type": "complete"}
+                result: dict[str, Any] = answer["payload"]
+                return result
+
+            assert "errors" not in run("before", WRITE), "the key works before it is revoked"
+            done = herald_cli(
+                server.herald.settings.database_url,
+                "keys",
+                "revoke",
+                "--workspace",
+                "acme",
+                "--name",
+                "holder",
+            )
+            assert done.returncode == 0, done.stderr
+            before = reader.ok(READ)["messages"]["edges"]
+            for operation_id, query in (("write", WRITE), ("read", READ), ("watch", SUBSCRIBE)):
+                answer = run(operation_id, query)
+                assert answer.get("data") is None, answer
+                codes = [e["extensions"]["code"] for e in answer["errors"]]
+                assert codes == ["UNAUTHENTICATED"], answer
+            assert reader.ok(READ)["messages"]["edges"] == before, "the refused write is absent"
+        record(
+            "revocation",
+            backend_of(server.herald.settings.database_url),
+            keys_revoked=1,
+            websocket_operations_refused=3,
+        )
+    finally:
+        holder.close()
+        reader.close()
