@@ -474,9 +474,9 @@ def bench_big(r: Results, sizes: Sizes, work: Path, tool: str, large: int) -> No
             f"The events: a probe message of {PROBE_EVENTS} events, then messages of "
             f"{EVENTS_PER_MESSAGE} events each (drafted, edited, sent, SENT, DELIVERED; two carry "
             "content), built as Message aggregates and saved 200 per store.save, their content "
-            "keys made beforehand in one transaction per batch. All in one workspace, 1 000 "
-            "conversations. projection.rebuild() empties the views and replays every event in "
-            "batches of 500, one transaction each; the ceiling inserts as many view_events rows "
+            "keys in the same transaction. All in one workspace, 1 000 conversations. "
+            "projection.rebuild() empties the views and replays every event in batches of "
+            "5 000, one transaction each; the ceiling inserts as many view_events rows "
             "(same table and indexes) with executemany in one transaction, WAL and "
             "synchronous=FULL."
         )
