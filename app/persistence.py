@@ -40,7 +40,7 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        write_keys(c, kwargs.get(CONTENT_KEYS) or {}, postgres=False)
+        write_keys(c, kwargs.get(CONTENT_KEYS) or {}, stored_events, postgres=False)
         ids = super()._insert_events(c, stored_events, **kwargs)
         if self.within_insert is not None and stored_events:
             self.within_insert(c)
@@ -51,7 +51,7 @@ class PostgresRecorder(PostgresApplicationRecorder):
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        write_keys(curs, kwargs.get(CONTENT_KEYS) or {}, postgres=True)
+        write_keys(curs, kwargs.get(CONTENT_KEYS) or {}, stored_events, postgres=True)
         super()._insert_events(curs, stored_events, **kwargs)
 
 

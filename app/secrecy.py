@@ -9,7 +9,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -109,13 +109,17 @@ class KeyStore:
         )
 
 
-def write_keys(c: Cursor, keys: dict[UUID, bytes], *, postgres: bool) -> None:
+def write_keys(
+    c: Cursor, keys: dict[UUID, bytes], stored_events: Sequence[StoredEvent], *, postgres: bool
+) -> None:
     """Record new messages' keys in the transaction of their first events, replacing any orphan
-    a failed draft left; a message that already has events fails its own insert, which rolls
-    this back too."""
+    a failed draft left. Only a message whose first event is in this very insert gets its key
+    written: were that message there already, its insert fails and rolls the key back too."""
+    first = {e.originator_id for e in stored_events if e.originator_version == 1}
     sql = _UPSERT_KEY.replace("?", "%s") if postgres else _UPSERT_KEY
     for message_id, key in keys.items():
-        c.execute(sql, (message_id.hex, key))
+        if message_id in first:
+            c.execute(sql, (message_id.hex, key))
 
 
 def new_key() -> bytes:

@@ -77,7 +77,9 @@ class MessageStore(Application[UUID]):
             except NotFound:
                 pass
         try:
-            self.drafts.save((msg, new_key()))
+            # The events are taken from the message now: a group that fails hands each of its
+            # drafts back to be saved alone, and an aggregate gives its events up only once.
+            self.drafts.save((msg.collect_events(), new_key()))
         except RecordConflictError:
             return self.load(p, str(msg.id))  # a concurrent retry made it first
         return msg
@@ -196,16 +198,17 @@ class MessageStore(Application[UUID]):
             return msg
         raise Conflict("too many concurrent writers; try again", msg.version, msg.status)
 
-    def _save_drafts(self, drafts: Sequence[tuple[Message, bytes]]) -> None:
-        """New messages, each with its content key, in one transaction: one durable commit."""
-        keys = {msg.id: key for msg, key in drafts}
+    def _save_drafts(self, drafts: Sequence[tuple[Sequence[Event], bytes]]) -> None:
+        """New messages' events, each message with its content key, in one transaction: one
+        durable commit for them all."""
+        keys = {events[0].originator_id: key for events, key in drafts}
         with self.keys.scope(keys):
-            self._save(*(msg for msg, _ in drafts), content_keys=keys)
+            self._save(*(e for events, _ in drafts for e in events), content_keys=keys)
 
     def _save(
-        self, *messages: Message, content_keys: dict[UUID, bytes] | None = None
+        self, *objs: Message | Event, content_keys: dict[UUID, bytes] | None = None
     ) -> Sequence[int]:
-        recordings = self.save(*messages, **{CONTENT_KEYS: content_keys or {}})
+        recordings = self.save(*objs, **{CONTENT_KEYS: content_keys or {}})
         ids = [r.notification.id for r in recordings]
         if ids:
             self.after_save(max(ids))

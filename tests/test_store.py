@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from eventsourcing.persistence import RecordConflictError
 
 from app.bodies import plain_text, text_body
 from app.domain import Message
 from app.errors import Conflict, NotFound
 from app.lifecycle import Status
 from app.runtime import Herald
+from app.secrecy import new_key
 from app.settings import Settings
 from app.store import Event, MessageStore
 from app.workspaces import Principal
@@ -754,3 +756,52 @@ def test_eight_racing_approvals_with_one_idempotency_key_approve_once(
     assert {r.version for r in results if isinstance(r, Message)} == {3}
     assert names(every_event(store, principal, mid)) == ["Drafted", "Approved", "Sent"]
     assert store.load(principal, mid).status == "ACCEPTED"
+
+
+def new_draft(p: Principal, text: str, key: str | None) -> Message:
+    """A draft as `store.draft` makes it, not yet saved."""
+    return Message(
+        workspace=p.workspace,
+        idempotency_key=key,
+        conversation_id="conv-1",
+        channel="CHAT",
+        content=text_body(text),
+        recipients=list(RECIPIENTS),
+        sender=None,
+        reply_to=None,
+        reference=None,
+        requires_approval=False,
+        actor="bot",
+    )
+
+
+def test_a_failed_group_of_drafts_is_saved_draft_by_draft_each_with_its_own_key(
+    herald: Herald, principal: Principal
+) -> None:
+    """Two retries of one draft in one group make the group fail; GroupCommit then tries each
+    alone. Each must still have its events, and the loser must not replace the winner's content
+    key (once, the loser's key overwrote it and the message could no longer be read)."""
+    store = herald.store
+    winner = new_draft(principal, "the winner", "same-key")
+    loser = new_draft(principal, "the loser", "same-key")
+    lone = new_draft(principal, "another message", None)
+    assert winner.id == loser.id
+    drafts = [(m.collect_events(), new_key()) for m in (winner, loser, lone)]
+    saved: list[Sequence[Event]] = []
+
+    def commit(group: Sequence[tuple[Sequence[Event], bytes]]) -> None:
+        store._save_drafts(group)
+        saved.extend(events for events, _ in group)
+
+    with pytest.raises(RecordConflictError):
+        commit(drafts)  # what GroupCommit tries first, with all three
+    for item in drafts:  # then, as GroupCommit does after a conflict, each alone
+        try:
+            commit([item])
+        except RecordConflictError:
+            assert item is drafts[1]
+    assert len(saved) == 2
+    store._save(content_keys={winner.id: new_key()})  # a key with no first event goes nowhere
+    assert store.load(principal, str(winner.id)).content == text_body("the winner")
+    assert store.load(principal, str(lone.id)).content == text_body("another message")
+    assert names(every_event(store, principal, str(winner.id))) == ["Drafted"]
