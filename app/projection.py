@@ -38,7 +38,6 @@ class Projection:
         self.views = views
         self.tracking = store.factory.tracking_recorder()
         self.tracking_table: str = getattr(self.tracking, "tracking_table_name", "tracking")
-        self.events_table: str = store.recorder.events_table_name  # type: ignore[attr-defined]
         self._lock = threading.Lock()
         self._moved = threading.Condition()
         self._listeners: list[Callable[[int], None]] = []
@@ -125,17 +124,9 @@ class Projection:
                 c.execute("SELECT pg_try_advisory_xact_lock(%s)", (_PROJECTOR_LOCK,))
                 if not c.fetchone()[0]:
                     return False
-            c.execute(
-                db.sql(
-                    f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = ?"
-                ),
-                (TRACKING_NAME,),
-            )
-            tracked = c.fetchone()
-            if tracked is not None and tracked[0] >= batch[0].id:
+            if self._tracked(c) >= batch[0].id:
                 return True  # another projector got here first; the caller reads on from there
-            self._project(c, batch, events)
-            self.tracking._insert_tracking(c, Tracking(TRACKING_NAME, batch[-1].id))  # type: ignore[attr-defined]
+            self._record(c, batch, events)
             if db.dialect == "postgres":
                 c.execute("SELECT pg_notify(%s, %s)", (PROJECTED_CHANNEL, str(batch[-1].id)))
         return True
@@ -149,14 +140,9 @@ class Projection:
         c.execute("SAVEPOINT herald_views")
         try:
             c.execute(
-                f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = ?",
-                (TRACKING_NAME,),
-            )
-            tracked = c.fetchone()
-            c.execute(
                 "SELECT rowid, originator_id, originator_version, topic, state "
-                f"FROM {self.events_table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                (0 if tracked is None else tracked[0], _BATCH + 1),
+                f"FROM {self.views.events_table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (self._tracked(c), _BATCH + 1),
             )
             rows = c.fetchall()
             if 0 < len(rows) <= _BATCH:
@@ -170,8 +156,7 @@ class Projection:
                     )
                     for r in rows
                 ]
-                self._project(c, batch, [self.store.sealing.still_sealed(n) for n in batch])
-                self.tracking._insert_tracking(c, Tracking(TRACKING_NAME, batch[-1].id))  # type: ignore[attr-defined]
+                self._record(c, batch, [self.store.sealing.still_sealed(n) for n in batch])
                 self._within.position = batch[-1].id
         except Exception:
             log.exception("projecting within the write failed; catch-up will project it")
@@ -192,6 +177,22 @@ class Projection:
         except IntegrityError:
             # Another projector already recorded this position: its views stand, ours roll back.
             log.info("projection position already taken by another projector")
+
+    def _tracked(self, c: Cursor) -> int:
+        """The position the views have reached, as this transaction sees it (0: none yet)."""
+        c.execute(
+            self.views.db.sql(
+                f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = ?"
+            ),
+            (TRACKING_NAME,),
+        )
+        row = c.fetchone()
+        return 0 if row is None else int(row[0])
+
+    def _record(self, c: Cursor, batch: Sequence[Notification], events: list[Event]) -> None:
+        """The batch's view rows and the position after it, in the caller's transaction."""
+        self._project(c, batch, events)
+        self.tracking._insert_tracking(c, Tracking(TRACKING_NAME, batch[-1].id))  # type: ignore[attr-defined]
 
     def _project(self, c: Cursor, batch: Sequence[Notification], events: list[Event]) -> None:
         """One events row per event, one messages row per message at its state after the

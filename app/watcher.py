@@ -49,15 +49,7 @@ class Watcher:
             self.tick()
 
     def _listen(self, channel: str) -> None:
-        env = self.env
-        with psycopg.connect(
-            host=env["POSTGRES_HOST"],
-            port=env["POSTGRES_PORT"],
-            dbname=env["POSTGRES_DBNAME"],
-            user=env["POSTGRES_USER"],
-            password=env["POSTGRES_PASSWORD"],
-            autocommit=True,
-        ) as conn:
+        with connect(self.env) as conn:
             conn.execute(f'LISTEN "{channel}"')
             conn.execute(f'LISTEN "{PROJECTED_CHANNEL}"')
             self.tick()  # whatever happened before we listened

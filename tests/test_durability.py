@@ -160,19 +160,24 @@ def record_a_variety(api: Api) -> int:
     return 1 + 3 + 3 + 2 + 5 + 3 + 4 + 1
 
 
-def test_a_restart_keeps_every_message_version_history_and_event(settings: Settings) -> None:
+def a_variety_served(settings: Settings, page_size: int) -> tuple[str, int, dict[str, Any]]:
+    """Record a variety of messages through a server that is then shut down: the API key used,
+    how many events were recorded, and the views the server gave before shutting down."""
     herald = Herald(settings)
     try:
         with LiveServer(herald) as server:
             key = server.key("acme", "acme-bot")
             api = Api(server.base_url, key)
             try:
-                recorded = record_a_variety(api)
-                before = views_of(api, page_size=3)
+                return key, record_a_variety(api), views_of(api, page_size=page_size)
             finally:
                 api.close()
     finally:
         herald.close()
+
+
+def test_a_restart_keeps_every_message_version_history_and_event(settings: Settings) -> None:
+    key, recorded, before = a_variety_served(settings, page_size=3)
 
     assert len(before["message"]) == 8
     assert len(events_in(before["events"])) == recorded
@@ -539,18 +544,7 @@ def test_repeated_kill_9_at_random_moments_loses_nothing_and_projections_verify(
 
 
 def test_projections_rebuild_gives_back_the_same_views(settings: Settings) -> None:
-    herald = Herald(settings)
-    try:
-        with LiveServer(herald) as server:
-            key = server.key("acme", "acme-bot")
-            api = Api(server.base_url, key)
-            try:
-                recorded = record_a_variety(api)
-                before = views_of(api, page_size=4)
-            finally:
-                api.close()
-    finally:
-        herald.close()
+    key, recorded, before = a_variety_served(settings, page_size=4)
     assert len(events_in(before["events"])) == recorded
 
     # Lose the views entirely, so only a replay of the events can give them back.

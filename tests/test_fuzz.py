@@ -720,6 +720,29 @@ def post(api: Api, content: bytes) -> httpx.Response:
     return api.http.post(api.url, content=content, headers=headers)
 
 
+def exchange(
+    api: Api,
+    content: bytes,
+    before: dict[str, str | None],
+    may_have_recorded: bool,
+    backend: str,
+    watch: Watch,
+    health: Health,
+) -> None:
+    """Post one fuzzed body (`before`: the workspaces' last cursors, read just ahead of it) and
+    check the answer, what it left in the store, and that the server is still well."""
+    sent = content.decode("utf-8", "surrogateescape")
+    response = post(api, content)
+    tally(backend, response)
+    try:
+        answer = check_answer(response, sent)
+        check_untouched(watch, before, answer, may_have_recorded, sent)
+        checked(backend, answer)
+    finally:
+        health.look(sent)
+    health.assert_fine()
+
+
 def check_untouched(
     watch: Watch, before: dict[str, str | None], body: Any, may_have_recorded: bool, sent: str
 ) -> None:
@@ -763,20 +786,9 @@ def test_mutated_operations_of_the_contract_never_fail_the_server(
     for position, how, token in edits:
         document = edit_document(document, position, how, token)
     content = encode({"query": document, "variables": variables}, ascii_only)
-    sent = content.decode("utf-8", "surrogateescape")
     # globex can only be touched through its own message, the one id of it acme is given.
     before = watch.now("acme", "globex") if kind == "another workspace's" else watch.now("acme")
-
-    response = post(api, content)
-    tally(backend, response)
-
-    try:
-        body = check_answer(response, sent)
-        check_untouched(watch, before, body, may_record(document), sent)
-        checked(backend, body)
-    finally:
-        health.look(sent)
-    health.assert_fine()
+    exchange(api, content, before, may_record(document), backend, watch, health)
 
 
 BODY_WRITES: dict[str, tuple[str, Callable[[str, Any], dict[str, Any]]]] = {
@@ -815,19 +827,7 @@ def test_generated_bird_bodies_never_fail_the_server(
     health.assert_fine()
     target = prepare("draft", api, globex)
     content = encode({"query": document, "variables": variables(target, body)}, ascii_only)
-    sent = content.decode("utf-8", "surrogateescape")
-    before = watch.now("acme")
-
-    response = post(api, content)
-    tally(backend, response)
-
-    try:
-        answer = check_answer(response, sent)
-        check_untouched(watch, before, answer, False, sent)
-        checked(backend, answer)
-    finally:
-        health.look(sent)
-    health.assert_fine()
+    exchange(api, content, watch.now("acme"), False, backend, watch, health)
 
 
 def _operation(name: str) -> str:
@@ -959,19 +959,7 @@ def test_odd_strings_in_any_field_never_fail_the_server(
     content = encode(
         {"query": _operation(operation), "variables": variables(target, value)}, ascii_only
     )
-    sent = content.decode("utf-8", "surrogateescape")
-    before = watch.now("acme")
-
-    response = post(api, content)
-    tally(backend, response)
-
-    try:
-        answer = check_answer(response, sent)
-        check_untouched(watch, before, answer, False, sent)
-        checked(backend, answer)
-    finally:
-        health.look(sent)
-    health.assert_fine()
+    exchange(api, content, watch.now("acme"), False, backend, watch, health)
 
 
 # Raw requests.

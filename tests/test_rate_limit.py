@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -16,6 +15,7 @@ from app.runtime import Herald
 from app.settings import Settings
 from tests.conftest import LiveServer
 from tests.figures import record
+from tests.ws import init, run_over
 
 QUERY = {"query": "{ messages(first: 1) { edges { cursor } } }"}
 WAIT = 15.0
@@ -97,16 +97,6 @@ def test_websocket_connections_over_a_keys_rate_are_refused_while_another_key_co
     record("limits", "sqlite", rate_limited_websockets=2)
 
 
-def run_over(ws: Any, operation_id: str, query: str) -> dict[str, Any]:
-    """One operation over an open graphql-transport-ws connection: its `next` payload."""
-    ws.send(json.dumps({"id": operation_id, "type": "subscribe", "payload": {"query": query}}))
-    answer: dict[str, Any] = json.loads(ws.recv(timeout=WAIT))
-    assert answer["type"] == "next", answer
-    assert json.loads(ws.recv(timeout=WAIT))["type"] == "complete"
-    payload: dict[str, Any] = answer["payload"]
-    return payload
-
-
 def test_operations_over_one_websocket_count_against_the_keys_rate(scarce: LiveServer) -> None:
     """A connection carries many operations; each takes from the key's budget, so an open
     connection is no way around the limit."""
@@ -115,10 +105,7 @@ def test_operations_over_one_websocket_count_against_the_keys_rate(scarce: LiveS
         f"ws://127.0.0.1:{scarce.port}/graphql",
         subprotocols=[Subprotocol("graphql-transport-ws")],
     ) as ws:
-        ws.send(
-            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
-        )
-        assert json.loads(ws.recv(timeout=WAIT))["type"] == "connection_ack"  # one of three
+        init(ws, key)  # one of three
         answers = [run_over(ws, str(i), QUERY["query"]) for i in range(4)]
     served = [a for a in answers if "errors" not in a]
     refused = [a for a in answers if "errors" in a]

@@ -14,8 +14,8 @@ from websockets.typing import Subprotocol
 from tests.conftest import LiveServer, draft
 from tests.figures import backend_of, record
 from tests.processes import herald_cli
+from tests.ws import WAIT, init, receive, run_over
 
-WAIT = 15.0
 READ = "{ messages { edges { node { id } } } }"
 WRITE = 'mutation { draftMessage(input: {conversationId: "c", text: "no"}) { id } }'
 SUBSCRIBE = "subscription { messageEvents { type messageId } }"
@@ -71,24 +71,7 @@ def test_revoking_a_key_ends_its_open_subscription(server: LiveServer) -> None:
             f"ws://127.0.0.1:{server.port}/graphql",
             subprotocols=[Subprotocol("graphql-transport-ws")],
         ) as ws:
-            ws.send(
-                json.dumps(
-                    {
-                        "type": "connection_init",
-                        "payload": {"Authorization": f"Bearer {watcher.key}"},
-                    }
-                )
-            )
-            assert json.loads(ws.recv(timeout=WAIT))["type"] == "connection_ack"
-            ws.send(
-                json.dumps(
-                    {
-                        "id": "1",
-                        "type": "subscribe",
-                        "payload": {"query": "subscription { messageEvents { type messageId } }"},
-                    }
-                )
-            )
+            subscribe(ws, str(watcher.key), "graphql-transport-ws")
             first = draft(writer, "seen while the key is good")
             assert receive(ws)["payload"]["data"]["messageEvents"]["messageId"] == first["id"]
 
@@ -109,10 +92,17 @@ def test_revoking_a_key_ends_its_open_subscription(server: LiveServer) -> None:
         writer.close()
 
 
+def revoke_by_cli(server: LiveServer, name: str) -> None:
+    """`herald keys revoke` of acme's keys called `name`, from a process of its own."""
+    done = herald_cli(
+        server.herald.settings.database_url, "keys", "revoke", "--workspace", "acme", "--name", name
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def subscribe(ws: Any, key: str, protocol: str) -> None:
     """Open the connection with `key` and subscribe to every event of its workspace as "1"."""
-    ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}))
-    assert receive(ws)["type"] == "connection_ack"
+    init(ws, key)
     start = "subscribe" if protocol == "graphql-transport-ws" else "start"
     ws.send(json.dumps({"id": "1", "type": start, "payload": {"query": SUBSCRIBE}}))
 
@@ -134,16 +124,7 @@ def test_keys_revoke_ends_an_idle_subscription_without_waiting_for_an_event(
             subscribe(ws, watcher.key, protocol)
             live(ws, lambda: str(draft(writer, "seen while the key is good")["id"]))
 
-            done = herald_cli(
-                server.herald.settings.database_url,
-                "keys",
-                "revoke",
-                "--workspace",
-                "acme",
-                "--name",
-                "idle-watcher",
-            )
-            assert done.returncode == 0, done.stderr
+            revoke_by_cli(server, "idle-watcher")
 
             ending = receive(ws)  # nothing was written since: the revocation alone ends it
             assert ending["id"] == "1", ending
@@ -161,15 +142,6 @@ def test_keys_revoke_ends_an_idle_subscription_without_waiting_for_an_event(
     finally:
         watcher.close()
         writer.close()
-
-
-def receive(ws: Any, wait: float = WAIT) -> dict[str, Any]:
-    """The next message that is not a keep-alive (graphql-transport-ws ping, graphql-ws ka)."""
-    deadline = time.monotonic() + wait
-    while True:
-        message: dict[str, Any] = json.loads(ws.recv(timeout=max(0.0, deadline - time.monotonic())))
-        if message["type"] not in ("ping", "ka"):
-            return message
 
 
 def live(ws: Any, write: Callable[[], str]) -> None:
@@ -204,40 +176,14 @@ def test_a_revoked_key_can_do_nothing_more_over_a_websocket_it_opened_before(
             f"ws://127.0.0.1:{server.port}/graphql",
             subprotocols=[Subprotocol("graphql-transport-ws")],
         ) as ws:
-            ws.send(
-                json.dumps(
-                    {
-                        "type": "connection_init",
-                        "payload": {"Authorization": f"Bearer {holder.key}"},
-                    }
-                )
+            init(ws, holder.key)
+            assert "errors" not in run_over(ws, "before", WRITE), (
+                "the key works before it is revoked"
             )
-            assert receive(ws)["type"] == "connection_ack"
-
-            def run(operation_id: str, query: str) -> dict[str, Any]:
-                payload = {"query": query}
-                ws.send(json.dumps({"id": operation_id, "type": "subscribe", "payload": payload}))
-                answer = receive(ws)
-                assert answer["id"] == operation_id, answer
-                assert answer["type"] == "next", answer
-                assert receive(ws) == {"id": operation_id, "type": "complete"}
-                result: dict[str, Any] = answer["payload"]
-                return result
-
-            assert "errors" not in run("before", WRITE), "the key works before it is revoked"
-            done = herald_cli(
-                server.herald.settings.database_url,
-                "keys",
-                "revoke",
-                "--workspace",
-                "acme",
-                "--name",
-                "holder",
-            )
-            assert done.returncode == 0, done.stderr
+            revoke_by_cli(server, "holder")
             before = reader.ok(READ)["messages"]["edges"]
             for operation_id, query in (("write", WRITE), ("read", READ), ("watch", SUBSCRIBE)):
-                answer = run(operation_id, query)
+                answer = run_over(ws, operation_id, query)
                 assert answer.get("data") is None, answer
                 codes = [e["extensions"]["code"] for e in answer["errors"]]
                 assert codes == ["UNAUTHENTICATED"], answer
