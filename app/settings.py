@@ -13,7 +13,7 @@ DEFAULT_DATABASE_URL = "sqlite:///data/herald.db"
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
-    snapshot_interval: int = 100
+    snapshot_interval: int = 10
     pool_size: int = 10
     serve_projections: bool = True
     max_subscriptions_per_connection: int = 50
@@ -29,7 +29,7 @@ class Settings:
         env = os.environ if environ is None else environ
         return cls(
             database_url=env.get("HERALD_DATABASE_URL") or DEFAULT_DATABASE_URL,
-            snapshot_interval=int(env.get("HERALD_SNAPSHOT_INTERVAL") or 100),
+            snapshot_interval=int(env.get("HERALD_SNAPSHOT_INTERVAL") or 10),
             pool_size=int(env.get("HERALD_POOL_SIZE") or 10),
             serve_projections=(env.get("HERALD_SERVE_PROJECTIONS") or "1") not in ("0", "false"),
             max_subscriptions_per_connection=int(env.get("HERALD_MAX_SUBSCRIPTIONS") or 50),

@@ -570,13 +570,76 @@ def test_a_long_history_loads_from_snapshots_and_still_travels_in_time(
 def test_a_store_keeps_its_own_snapshot_interval_when_another_store_is_opened(
     herald: Herald, store: MessageStore, principal: Principal, snapshotting: Herald
 ) -> None:
-    # `store` snapshots every 100 events; opening `snapshotting` (every 5) must not change that.
-    assert snapshotting.settings.snapshot_interval == 5
+    # `store` snapshots every 10 events; opening `snapshotting` (every 5) must not change that.
+    assert (herald.settings.snapshot_interval, snapshotting.settings.snapshot_interval) == (10, 5)
     mid = str(draft(store, principal).id)
-    for i in range(9):
+    for i in range(8):
         store.edit(principal, mid, None, "eve", text=f"edit {i}")
-    assert store.load(principal, mid).version == 10
+    assert store.load(principal, mid).version == 9
     assert query(herald, "SELECT originator_version FROM {snapshots}") == []
+    store.edit(principal, mid, None, "eve", text="edit 9")
+    assert query(herald, "SELECT originator_version FROM {snapshots}") == [(10,)]
+
+
+def test_a_snapshot_taken_from_memory_holds_what_replaying_the_events_gives(
+    snapshotting: Herald,
+) -> None:
+    store = snapshotting.store
+    p = Principal(workspace=snapshotting.workspaces.ensure("acme"), key_name="acme-bot")
+    mid = draft(store, p, "first").id
+    for i in range(3):
+        store.edit(p, str(mid), None, "eve", text=f"edit {i}")
+    # One save that crosses the interval with two events (an edit, then the send).
+    store.update(p, str(mid), None, "eve", True, changes(content=text_body("final")))
+    store.record_status(p, str(mid), "carrier", Status.SENT, None)
+    assert store.snapshots is not None
+    with store.keys.scope():
+        [snapshot] = store.snapshots.get(mid)
+        replayed: Message | None = None
+        for e in store.events.get(mid, lte=snapshot.originator_version):
+            replayed = e.mutate(replayed)  # type: ignore[attr-defined]
+    assert replayed is not None
+    assert snapshot.originator_version == replayed.version == 6
+    assert snapshot.state == Message.Snapshot.take(replayed).state  # type: ignore[attr-defined]
+    assert text_of(replayed) == "final"
+
+
+def test_a_snapshot_that_cannot_be_written_does_not_fail_the_acknowledged_command(
+    herald: Herald, store: MessageStore, principal: Principal, caplog: pytest.LogCaptureFixture
+) -> None:
+    mid = str(draft(store, principal).id)
+    for i in range(8):
+        store.edit(principal, mid, None, "eve", text=f"edit {i}")
+    refuse_snapshots(herald)
+    edited = store.edit(principal, mid, None, "eve", text="the tenth event")
+    assert edited.version == 10
+    assert "could not snapshot message" in caplog.text
+    assert query(herald, "SELECT originator_version FROM {snapshots}") == []
+    loaded = store.load(principal, mid)
+    assert (loaded.version, text_of(loaded)) == (10, "the tenth event")
+    view = herald.views.message(principal.workspace, mid)
+    assert view is not None and view.version == 10
+
+
+def refuse_snapshots(herald: Herald) -> None:
+    """A trigger that fails every snapshot insert, as a full disk or a lost table would."""
+    table = snapshot_table(herald)
+    db = herald.store.db
+    if herald.settings.is_postgres:
+        statements = [
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ "
+            "BEGIN RAISE EXCEPTION 'no room for snapshots'; END $$ LANGUAGE plpgsql",
+            f"CREATE TRIGGER refuse BEFORE INSERT ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION refuse()",
+        ]
+    else:
+        statements = [
+            f"CREATE TRIGGER refuse BEFORE INSERT ON {table} "
+            "BEGIN SELECT RAISE(ABORT, 'no room for snapshots'); END"
+        ]
+    with db.transaction(commit=True) as c:
+        for statement in statements:
+            c.execute(statement)
 
 
 # Redaction.
