@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -106,12 +105,16 @@ class Projection:
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         """Replay every event from zero into emptied views, in one transaction per batch."""
         with self._lock, self.views.db.transaction(commit=True) as c:
-            self.views.clear(c)
+            self.views.clear(c, unindexed=True)
             c.execute(
                 self.views.db.sql(f"DELETE FROM {self.tracking_table} WHERE application_name = ?"),
                 (TRACKING_NAME,),
             )
-        return self.catch_up(progress=progress, batch_size=_REBUILD_BATCH)
+        try:
+            return self.catch_up(progress=progress, batch_size=_REBUILD_BATCH)
+        finally:
+            with self.views.db.transaction(commit=True) as c:
+                self.views.index(c)
 
     def _apply(self, batch: Sequence[Notification]) -> bool:
         """Project one batch with its tracking position, all or nothing; False when another
@@ -119,16 +122,22 @@ class Projection:
         # Content stays sealed on its way through: the views hold it just as the events do.
         events = [self.store.sealing.still_sealed(n) for n in batch]
         db = self.views.db
-        with self._transaction() as c:
-            if db.dialect == "postgres":
-                c.execute("SELECT pg_try_advisory_xact_lock(%s)", (_PROJECTOR_LOCK,))
-                if not c.fetchone()[0]:
-                    return False
-            if self._tracked(c) >= batch[0].id:
-                return True  # another projector got here first; the caller reads on from there
-            self._record(c, batch, events)
-            if db.dialect == "postgres":
-                c.execute("SELECT pg_notify(%s, %s)", (PROJECTED_CHANNEL, str(batch[-1].id)))
+        try:
+            with db.transaction(commit=True) as c:
+                if db.dialect == "postgres":
+                    c.execute("SELECT pg_try_advisory_xact_lock(%s)", (_PROJECTOR_LOCK,))
+                    if not c.fetchone()[0]:
+                        return False
+                if self._tracked(c) >= batch[0].id:
+                    return True  # another projector got here first; the caller reads on from there
+                self._record(c, batch, events)
+                if db.dialect == "postgres":
+                    c.execute("SELECT pg_notify(%s, %s)", (PROJECTED_CHANNEL, str(batch[-1].id)))
+        except IntegrityError:
+            if self.position < batch[0].id:
+                # Not another projector's position: a fault that trying again would only repeat.
+                raise
+            log.info("projection position already taken by another projector")
         return True
 
     def within(self, c: Cursor) -> None:
@@ -168,15 +177,6 @@ class Projection:
         projected: int = getattr(self._within, "position", -1)
         self._within.position = -1
         return projected >= position
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Cursor]:
-        try:
-            with self.views.db.transaction(commit=True) as c:
-                yield c
-        except IntegrityError:
-            # Another projector already recorded this position: its views stand, ours roll back.
-            log.info("projection position already taken by another projector")
 
     def _tracked(self, c: Cursor) -> int:
         """The position the views have reached, as this transaction sees it (0: none yet)."""

@@ -30,6 +30,7 @@ TABLES = (
     "ON view_events (workspace, conversation_id, notification_id)",
 )
 _VIEW_TABLES = ("view_messages", "view_events")
+_INDEXES = [s.split()[5] for s in TABLES if s.startswith("CREATE INDEX")]
 
 
 T = TypeVar("T")
@@ -76,9 +77,20 @@ class Views:
             for statement in TABLES:
                 c.execute(statement)
 
-    def clear(self, c: Cursor) -> None:
+    def clear(self, c: Cursor, *, unindexed: bool = False) -> None:
+        """Empty the views. `unindexed` also drops their secondary indexes, so that a replay
+        appends rows without updating five B-trees at random places; `index` builds them again,
+        as does the start of any process that finds them missing."""
         for table in _VIEW_TABLES:
             c.execute(f"DELETE FROM {table}")
+        if unindexed:
+            for name in _INDEXES:
+                c.execute(f"DROP INDEX IF EXISTS {name}")
+
+    def index(self, c: Cursor) -> None:
+        for statement in TABLES:
+            if statement.startswith("CREATE INDEX"):
+                c.execute(statement)
 
     # Reading: one indexed look-up or range scan each, whatever the size of the store.
 

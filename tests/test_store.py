@@ -618,26 +618,38 @@ def test_a_snapshot_that_cannot_be_written_does_not_fail_the_acknowledged_comman
     loaded = store.load(principal, mid)
     assert (loaded.version, text_of(loaded)) == (10, "the tenth event")
     view = herald.views.message(principal.workspace, mid)
-    assert view is not None and view.version == 10
+    assert view is not None
+    assert view.version == 10
 
 
 def refuse_snapshots(herald: Herald) -> None:
-    """A trigger that fails every snapshot insert, as a full disk or a lost table would."""
-    table = snapshot_table(herald)
-    db = herald.store.db
+    refuse_inserts(herald, snapshot_table(herald))
+
+
+def refuse_inserts(herald: Herald, table: str) -> None:
+    """A trigger that fails every insert into `table`, as a full disk would."""
     if herald.settings.is_postgres:
         statements = [
-            "CREATE FUNCTION refuse() RETURNS trigger AS $$ "
-            "BEGIN RAISE EXCEPTION 'no room for snapshots'; END $$ LANGUAGE plpgsql",
+            "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger AS $$ "
+            "BEGIN RAISE EXCEPTION 'no room for rows'; END $$ LANGUAGE plpgsql",
             f"CREATE TRIGGER refuse BEFORE INSERT ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION refuse()",
         ]
     else:
         statements = [
             f"CREATE TRIGGER refuse BEFORE INSERT ON {table} "
-            "BEGIN SELECT RAISE(ABORT, 'no room for snapshots'); END"
+            "BEGIN SELECT RAISE(ABORT, 'no room for rows'); END"
         ]
-    with db.transaction(commit=True) as c:
+    execute(herald, *statements)
+
+
+def allow_inserts(herald: Herald, table: str) -> None:
+    on = f" ON {table}" if herald.settings.is_postgres else ""
+    execute(herald, f"DROP TRIGGER refuse{on}")
+
+
+def execute(herald: Herald, *statements: str) -> None:
+    with herald.store.db.transaction(commit=True) as c:
         for statement in statements:
             c.execute(statement)
 
@@ -747,6 +759,57 @@ def test_the_views_see_every_write_as_soon_as_the_command_returns(
     view = herald.views.message(ws, str(rejected.id))
     assert view is not None
     assert (view.version, view.status) == (2, "REJECTED")
+
+
+# Rebuilding the views.
+
+
+def view_rows(herald: Herald) -> list[list[tuple[Any, ...]]]:
+    return [
+        query(herald, "SELECT * FROM view_messages ORDER BY id"),
+        query(herald, "SELECT * FROM view_events ORDER BY notification_id"),
+    ]
+
+
+def view_indexes(herald: Herald) -> set[str]:
+    if herald.settings.is_postgres:
+        sql = "SELECT indexname FROM pg_indexes WHERE tablename LIKE ?"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE ?"
+    return {name for (name,) in query(herald, sql, "view_%") if not name.endswith(("_pkey", "_1", "_2"))}
+
+
+def test_a_rebuild_replays_the_same_views_and_builds_their_indexes_again(
+    herald: Herald, principal: Principal
+) -> None:
+    store = herald.store
+    for i in range(6):
+        mid = str(draft(store, principal, f"message {i}").id)
+        store.edit(principal, mid, None, "eve", text=f"edited {i}")
+        if i % 2:
+            store.send(principal, mid, None, "sam", None)
+    store.redact(principal, sent(store, principal, "to erase"), None, "ray", "pii")
+    rows, indexes = view_rows(herald), view_indexes(herald)
+    assert len(indexes) == 5
+    herald.projection.rebuild()
+    assert view_rows(herald) == rows
+    assert view_indexes(herald) == indexes
+
+
+def test_a_rebuild_that_fails_leaves_the_indexes_in_place_and_can_run_again(
+    herald: Herald, principal: Principal
+) -> None:
+    store = herald.store
+    mid = str(draft(store, principal, "one").id)
+    store.edit(principal, mid, None, "eve", text="two")
+    rows, indexes = view_rows(herald), view_indexes(herald)
+    refuse_inserts(herald, "view_events")
+    with pytest.raises(Exception, match="no room"):
+        herald.projection.rebuild()
+    assert view_indexes(herald) == indexes
+    allow_inserts(herald, "view_events")
+    herald.projection.rebuild()
+    assert view_rows(herald) == rows
 
 
 # Races on real threads.
