@@ -27,6 +27,9 @@ class Database:
         self.dialect = "postgres" if "postgres" in type(datastore).__module__ else "sqlite"
 
         self.blob = "BYTEA" if self.dialect == "postgres" else "BLOB"
+        self.sqlite_path: str | None = None
+        if self.dialect == "sqlite":
+            self.sqlite_path = str(datastore.pool.db_name)
 
     @contextmanager
     def transaction(self, *, commit: bool) -> Iterator[Cursor]:

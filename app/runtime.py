@@ -90,4 +90,5 @@ class Herald:
     def close(self) -> None:
         if self._started:
             self.watcher.stop()
+        self.workspaces.cache.close()
         self.store.close()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from app.database import Database
 from app.errors import Forbidden, Unauthenticated
+from app.keycache import KeyCache
 
 _PREFIX = "hk_"
 
@@ -32,6 +33,7 @@ def _digest(key: str) -> str:
 class Workspaces:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.cache = KeyCache(db.sqlite_path)
         with db.transaction(commit=True) as c:
             c.execute(
                 "CREATE TABLE IF NOT EXISTS herald_workspaces "
@@ -72,18 +74,22 @@ class Workspaces:
     def authenticate(self, key: str | None, workspace_header: str | None = None) -> Principal:
         if not key:
             raise Unauthenticated("an API key is required: send Authorization: Bearer <key>")
-        row = self.db.read_one(
-            "SELECT k.workspace_id, k.name, w.name FROM herald_api_keys k "
-            "JOIN herald_workspaces w ON w.id = k.workspace_id "
-            "WHERE k.digest = ? AND k.revoked = 0",
-            (_digest(key),),
+        digest = _digest(key)
+        row = self.cache.row(
+            digest,
+            lambda: self.db.read_one(
+                "SELECT k.workspace_id, k.name, w.name FROM herald_api_keys k "
+                "JOIN herald_workspaces w ON w.id = k.workspace_id "
+                "WHERE k.digest = ? AND k.revoked = 0",
+                (digest,),
+            ),
         )
         if row is None:
             raise Unauthenticated("unknown or revoked API key")
         workspace_id, key_name, workspace_name = str(row[0]), str(row[1]), str(row[2])
         if workspace_header and workspace_header not in (workspace_id, workspace_name):
             raise Forbidden("this key does not belong to the workspace the request names")
-        return Principal(workspace=workspace_id, key_name=key_name, key_digest=_digest(key))
+        return Principal(workspace=workspace_id, key_name=key_name, key_digest=digest)
 
     def revoke(
         self, workspace_name: str, key_name: str | None = None, key: str | None = None

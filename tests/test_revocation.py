@@ -63,6 +63,19 @@ def test_a_revoked_key_is_refused_at_its_next_request_and_others_keep_working(
         kept.close()
 
 
+def test_a_key_just_read_from_memory_is_refused_once_another_process_revokes_it(
+    server: LiveServer,
+) -> None:
+    doomed = server.client("acme", "doomed")
+    try:
+        for _ in range(3):  # reads only: nothing committed, so the key is answered from memory
+            assert doomed.ok(READ)["messages"]["edges"] == []
+        revoke_by_cli(server, "doomed")
+        assert doomed.error(READ)["code"] == "UNAUTHENTICATED"
+    finally:
+        doomed.close()
+
+
 def test_revoking_a_key_ends_its_open_subscription(server: LiveServer) -> None:
     watcher = server.client("acme", "watcher")
     writer = server.client("acme", "writer")

@@ -776,7 +776,9 @@ def view_indexes(herald: Herald) -> set[str]:
         sql = "SELECT indexname FROM pg_indexes WHERE tablename LIKE ?"
     else:
         sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE ?"
-    return {name for (name,) in query(herald, sql, "view_%") if not name.endswith(("_pkey", "_1", "_2"))}
+    return {
+        name for (name,) in query(herald, sql, "view_%") if not name.endswith(("_pkey", "_1", "_2"))
+    }
 
 
 def test_a_rebuild_replays_the_same_views_and_builds_their_indexes_again(
