@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -32,6 +34,7 @@ from app.runtime import Herald
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
+_BLOCKING_THREADS = 32  # at least the concurrent requests we expect, so they can share commits
 MAX_BODY = 1024 * 1024
 
 
@@ -155,6 +158,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # Writes wait for the disk in threads; asyncio's default pool (cores + 4) would cap how
+        # many concurrent drafts can join one group commit, and so the writes per fsync.
+        threads = ThreadPoolExecutor(_BLOCKING_THREADS, thread_name_prefix="herald")
+        asyncio.get_running_loop().set_default_executor(threads)
         herald.start()
         try:
             yield
