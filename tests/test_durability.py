@@ -419,6 +419,20 @@ def check_after_crash(api: Api, view: dict[str, Any], acks: list[Ack]) -> Checke
     return Checked(len(acks), lost, whole, len(events), redacted)
 
 
+def kill_during_writes(server: ServerProcess, writers: Writers, acks: int, timeout: float) -> None:
+    """SIGKILL the server once the writers have `acks` acknowledged writes, then stop them."""
+    try:
+        writers.start()
+        writers.wait_for_acks(acks, timeout=timeout)
+        writers.killing.set()
+        server.kill()
+    finally:
+        writers.killing.set()
+        if server.process.poll() is None:
+            server.kill()
+        writers.join()
+
+
 def crash_database(settings: Settings, tmp_path: Path) -> str:
     """The backend's database; on SQLite a file in a folder the server has to make."""
     if backend_of(settings.database_url) == "sqlite":
@@ -433,16 +447,7 @@ def test_a_kill_9_during_writes_loses_no_acknowledged_write_and_leaves_consisten
     key = create_key(database_url, "acme")
     server = ServerProcess(database_url, server_log)
     writers = Writers(server.base_url, key, threads=4)
-    try:
-        writers.start()
-        writers.wait_for_acks(60, timeout=30)
-        writers.killing.set()
-        server.kill()
-    finally:
-        writers.killing.set()
-        if server.process.poll() is None:
-            server.kill()
-        writers.join()
+    kill_during_writes(server, writers, acks=60, timeout=30)
     assert server.process.returncode == -signal.SIGKILL
     assert writers.unexpected == []
     acks = list(writers.acks)
@@ -500,16 +505,7 @@ def test_repeated_kill_9_at_random_moments_loses_nothing_and_projections_verify(
     for _ in range(CRASHES):
         server = ServerProcess(database_url, server_log)
         writers = Writers(server.base_url, key, threads=3)
-        try:
-            writers.start()
-            writers.wait_for_acks(chance.randint(10, 50), timeout=60)
-            writers.killing.set()
-            server.kill()
-        finally:
-            writers.killing.set()
-            if server.process.poll() is None:
-                server.kill()
-            writers.join()
+        kill_during_writes(server, writers, acks=chance.randint(10, 50), timeout=60)
         assert server.process.returncode == -signal.SIGKILL
         assert writers.unexpected == [], f"seed {seed}"
         acknowledged += writers.acks

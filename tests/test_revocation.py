@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,17 +29,7 @@ def test_a_revoked_key_is_refused_at_its_next_request_and_others_keep_working(
     kept = server.client("acme", "kept")
     try:
         draft(doomed, "before the revocation")
-        done = herald_cli(
-            server.herald.settings.database_url,
-            "keys",
-            "revoke",
-            "--workspace",
-            "acme",
-            "--name",
-            "doomed",
-        )
-        assert done.returncode == 0, done.stderr
-        assert "revoked 1 key" in done.stdout
+        assert "revoked 1 key" in revoke_by_cli(server, "doomed").stdout
         assert doomed.error(READ)["code"] == "UNAUTHENTICATED"
         assert doomed.error(WRITE)["code"] == "UNAUTHENTICATED"
         assert len(kept.ok(READ)["messages"]["edges"]) == 1
@@ -48,15 +39,7 @@ def test_a_revoked_key_is_refused_at_its_next_request_and_others_keep_working(
             keys_revoked=1,
             requests_refused_after=2,
         )
-        again = herald_cli(
-            server.herald.settings.database_url,
-            "keys",
-            "revoke",
-            "--workspace",
-            "acme",
-            "--name",
-            "doomed",
-        )
+        again = revoke_by_cli(server, "doomed", expect=1)
         assert again.returncode == 1, "nothing left to revoke"
     finally:
         doomed.close()
@@ -105,12 +88,15 @@ def test_revoking_a_key_ends_its_open_subscription(server: LiveServer) -> None:
         writer.close()
 
 
-def revoke_by_cli(server: LiveServer, name: str) -> None:
+def revoke_by_cli(
+    server: LiveServer, name: str, expect: int = 0
+) -> subprocess.CompletedProcess[str]:
     """`herald keys revoke` of acme's keys called `name`, from a process of its own."""
     done = herald_cli(
         server.herald.settings.database_url, "keys", "revoke", "--workspace", "acme", "--name", name
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == expect, done.stderr
+    return done
 
 
 def subscribe(ws: Any, key: str, protocol: str) -> None:
