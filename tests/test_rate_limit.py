@@ -1,4 +1,5 @@
-"""Per-key rate limiting: LIMIT_EXCEEDED, and HTTP 429 over HTTP; other keys are unaffected."""
+"""Per-key rate limiting in cost points: LIMIT_EXCEEDED, and HTTP 429 with Retry-After over
+HTTP; other keys are unaffected."""
 
 from __future__ import annotations
 
@@ -15,16 +16,17 @@ from app.runtime import Herald
 from app.settings import Settings
 from tests.conftest import LiveServer
 from tests.figures import record
-from tests.ws import init, run_over
+from tests.ws import init, operation_over
 
 QUERY = {"query": "{ messages(first: 1) { edges { cursor } } }"}
+COST = 2  # the messages object and its answer's own: the first answer reports it
 WAIT = 15.0
 
 
 @pytest.fixture
 def limited(sqlite_settings: Settings) -> Iterator[LiveServer]:
-    # One request a second, five at once: twelve back to back must run into it.
-    herald = Herald(replace(sqlite_settings, rate_limit=1.0, rate_burst=5))
+    # One point a second, ten at once: twelve queries of two points back to back run into it.
+    herald = Herald(replace(sqlite_settings, rate_limit=1.0, rate_burst=10))
     with LiveServer(herald) as live:
         yield live
     herald.close()
@@ -38,12 +40,15 @@ def test_a_key_over_its_rate_gets_429_and_limit_exceeded_while_another_key_goes_
     try:
         answers = [busy.http.post(busy.url, json=QUERY, headers=busy.headers()) for _ in range(12)]
         statuses = [a.status_code for a in answers]
-        assert statuses[:5] == [200] * 5, "the burst is allowed"
+        assert answers[0].json()["extensions"]["cost"]["actualQueryCost"] == COST
+        assert statuses[:5] == [200] * 5, "the burst is allowed: ten points, two a query"
         refused = [a for a in answers if a.status_code == 429]
         assert len(refused) >= 5
         for answer in refused:
             [error] = answer.json()["errors"]
             assert error["extensions"]["code"] == "LIMIT_EXCEEDED"
+            assert error["extensions"]["retryAfter"] > 0
+            assert int(answer.headers["retry-after"]) >= 1
             assert "retry in" in error["message"]
         ok = calm.http.post(calm.url, json=QUERY, headers=calm.headers())
         assert ok.status_code == 200
@@ -97,21 +102,31 @@ def test_websocket_connections_over_a_keys_rate_are_refused_while_another_key_co
     record("limits", "sqlite", rate_limited_websockets=2)
 
 
-def test_operations_over_one_websocket_count_against_the_keys_rate(scarce: LiveServer) -> None:
-    """A connection carries many operations; each takes from the key's budget, so an open
-    connection is no way around the limit."""
-    key = scarce.client("acme", "chatty").key
+@pytest.fixture
+def five_points(sqlite_settings: Settings) -> Iterator[LiveServer]:
+    herald = Herald(replace(sqlite_settings, rate_limit=0.01, rate_burst=5))
+    with LiveServer(herald) as live:
+        yield live
+    herald.close()
+
+
+def test_operations_over_one_websocket_count_against_the_keys_rate(
+    five_points: LiveServer,
+) -> None:
+    """A connection carries many operations; each takes its cost from the key's budget, so an
+    open connection is no way around the limit."""
+    key = five_points.client("acme", "chatty").key
     with connect(
-        f"ws://127.0.0.1:{scarce.port}/graphql",
+        f"ws://127.0.0.1:{five_points.port}/graphql",
         subprotocols=[Subprotocol("graphql-transport-ws")],
     ) as ws:
-        init(ws, key)  # one of three
-        answers = [run_over(ws, str(i), QUERY["query"]) for i in range(4)]
-    served = [a for a in answers if "errors" not in a]
-    refused = [a for a in answers if "errors" in a]
-    assert len(served) == 2, answers  # the burst of three, less the connection's own
+        init(ws, key)  # one point of five
+        answers = [operation_over(ws, str(i), QUERY["query"]) for i in range(4)]
+    served = [a for a in answers if a["type"] == "next"]
+    refused = [a for a in answers if a["type"] == "error"]
+    assert len(served) == 2, answers  # two points each, from the four the connection left
     assert len(refused) == 2, answers
     for answer in refused:
-        assert answer["data"] is None
-        assert [e["extensions"]["code"] for e in answer["errors"]] == ["LIMIT_EXCEEDED"]
+        # Refused before it ran: graphql-transport-ws says so with an error message.
+        assert [e["extensions"]["code"] for e in answer["payload"]] == ["LIMIT_EXCEEDED"]
     record("limits", "sqlite", rate_limited_websocket_operations=len(refused))

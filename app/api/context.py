@@ -1,19 +1,58 @@
-"""The per-request context: who is calling, and the Herald they are calling."""
+"""The per-request context: who is calling, the Herald they are calling, and what their
+operations may spend."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from starlette.requests import HTTPConnection
 from strawberry.types import Info
 
+from app.errors import Forbidden, HeraldError, Unauthenticated
+from app.ratelimit import RateLimiter
 from app.runtime import Herald
+from app.settings import Settings
+from app.shares import Shares
 from app.workspaces import Principal, parse_authorization
 
 T = TypeVar("T")
+
+
+@dataclass
+class Guards:
+    """One process's limits beyond the keys' own rate (`Herald.rate_limiter`): a rate for what
+    no key pays for (requests without a valid key, and refused ones), per client address; and
+    each workspace's fair share of the operations running at once."""
+
+    addresses: RateLimiter
+    shares: Shares
+
+    @classmethod
+    def of(cls, settings: Settings) -> Guards:
+        return cls(
+            RateLimiter(
+                settings.address_rate_limit, settings.address_rate_burst, "this client address"
+            ),
+            Shares(settings.workspace_share),
+        )
+
+
+@dataclass(frozen=True)
+class Bill:
+    """Who pays for an operation: a rate limiter's bucket, and whose share it runs in."""
+
+    limiter: RateLimiter
+    key: str
+    owner: str
+
+    def refund(self, points: int) -> float:
+        """Give back what the operation did not use; the points the payer has left."""
+        self.limiter.give_back(self.key, points)
+        return self.limiter.available(self.key)
 
 
 @dataclass
@@ -22,35 +61,84 @@ class Context:
     request: HTTPConnection
     response: Any = None
     connection_params: dict[str, Any] | None = None
+    guards: Guards | None = None
     _principal: Principal | None = field(default=None, repr=False)
+    _refusal: HeraldError | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.guards is None:
+            self.guards = Guards.of(self.herald.settings)
+
+    @property
+    def address(self) -> str:
+        client = self.request.client
+        return client.host if client is not None else "unknown"
 
     def renew(self) -> None:
-        """Authenticate and count the next operation anew when it comes over a WebSocket: a
+        """Authenticate and charge the next operation anew when it comes over a WebSocket: a
         connection lives long, and a key revoked or over its rate must stop at once."""
         if self.request.scope["type"] == "websocket":
-            self._principal = None
+            self._principal = self._refusal = None
 
     def principal(self) -> Principal:
         """The caller, authenticated on first use so that introspection needs no key."""
         if self._principal is None:
+            if self._refusal is not None:
+                raise self._refusal
             params = self.connection_params if isinstance(self.connection_params, dict) else {}
             header = params.get("Authorization") or params.get("authorization")
             if not isinstance(header, str):
                 header = self.request.headers.get("authorization")
             workspace = params.get("x-workspace-id") or self.request.headers.get("x-workspace-id")
-            principal = self.herald.workspaces.authenticate(
+            self._principal = self.herald.workspaces.authenticate(
                 parse_authorization(header), workspace if isinstance(workspace, str) else None
             )
-            self.herald.rate_limiter.take(principal.key_digest)
-            self._principal = principal
         return self._principal
 
+    def charge(self, points: int) -> Bill:
+        """Take an operation's price before it runs: from its key's rate, or, for a caller
+        without a valid key, from its address's (checked before the key is looked up, so
+        guessing keys is limited too). A caller without a valid key may still introspect; its
+        refusal waits for the first field that needs the key."""
+        assert self.guards is not None
+        addresses = self.guards.addresses
+        if self._principal is None and self._refusal is None:
+            addresses.check(self.address)
+            try:
+                self.principal()
+            except (Unauthenticated, Forbidden) as refusal:
+                self._refusal = refusal
+        if self._principal is not None:
+            bill = Bill(
+                self.herald.rate_limiter, self._principal.key_digest, self._principal.workspace
+            )
+        else:
+            bill = Bill(addresses, self.address, f"address:{self.address}")
+        bill.limiter.take(bill.key, points)
+        return bill
+
+    def refused(self) -> None:
+        """A request refused before it was charged (a bad document, a bad key) costs its
+        address a point."""
+        assert self.guards is not None
+        self.guards.addresses.spend(self.address)
+
+    def share(self, bill: Bill, points: int) -> AbstractAsyncContextManager[None]:
+        """The payer's workspace's fair share of this process, while the operation runs."""
+        assert self.guards is not None
+        return self.guards.shares.hold(bill.owner, points)
+
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """A bounded read of the views. SQLite answers it from its page cache and, in WAL mode,
-        never makes a reader wait for a writer, so a thread hop would cost more than the read;
+        """A read of one row. SQLite answers it from its page cache and, in WAL mode, never
+        makes a reader wait for a writer, so a thread hop would cost more than the read;
         PostgreSQL's network round trip goes to a thread."""
         if self.herald.store.db.dialect == "sqlite":
             return fn(*args)
+        return await blocking(fn, *args)
+
+    async def read_page(self, fn: Callable[..., T], *args: Any) -> T:
+        """A page of rows goes to a thread on any backend: decoding and unsealing up to a
+        budget's worth of content must not hold the event loop."""
         return await blocking(fn, *args)
 
 

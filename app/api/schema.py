@@ -8,24 +8,20 @@ from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxTokensLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from app.errors import NotFound
 from app.lifecycle import Status
 
+from .admission import Admission
 from .checks import check_filter
 from .context import blocking, context_of
 from .errors import HeraldErrors
 from .events import EVENT_TYPES, MessageEvent, MessageEventConnection, event_connection, event_of
 from .guards import EachOperationAuthenticated, SafeParserCache
-from .limits import LIMIT_RULES, MAX_TOKENS
+from .limits import OperationLimits, OperationRules
 from .live import message_events
 from .mutations import Mutation
 from .paging import MAX_EVENTS, MAX_MESSAGES, check_first, parse_cursor
@@ -37,7 +33,8 @@ _ERRORS = (
     "Errors carry extensions.code: UNAUTHENTICATED (no or unknown API key), FORBIDDEN (the "
     "request names another workspace), VALIDATION_FAILED (bad input; extensions.details maps a "
     "JSON path to messages) and LIMIT_EXCEEDED (the operation is too deep, too large or has too "
-    "many aliases)."
+    "many aliases, or its cost is over the budget; extensions.cost of every answer tells the "
+    "cost)."
 )
 
 
@@ -152,8 +149,8 @@ class Query:
         check_first(size, MAX_MESSAGES, "first")
         check_filter("conversationId", conversation_id)
         before = parse_cursor(after, "after") if after is not None else None
-        statuses = None if status is None else [Status(s).value for s in status]
-        page = await ctx.read(
+        statuses = None if status is None else sorted({Status(s).value for s in status})
+        page = await ctx.read_page(
             ctx.herald.views.messages,
             ctx.principal().workspace,
             None if conversation_id is None else str(conversation_id),
@@ -212,7 +209,7 @@ class Query:
         check_first(size, MAX_EVENTS, "first")
         check_filter("conversationId", conversation_id)
         position = parse_cursor(after, "after")
-        page = await ctx.read(
+        page = await ctx.read_page(
             ctx.herald.views.events,
             ctx.principal().workspace,
             None if conversation_id is None else str(conversation_id),
@@ -272,8 +269,13 @@ class HeraldSchema(strawberry.Schema):
         """Typed errors are the client's business; HeraldErrors already logged the unexpected."""
 
 
+_LIMITS = OperationLimits()
+
+
 @cache
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_schema(
+    *, introspection: bool = True, limits: OperationLimits = _LIMITS
+) -> strawberry.Schema:
     """Built once (per setting): the parser and validation caches live as long as the schema.
     Without introspection, clients must already know the schema (HERALD_INTROSPECTION=0)."""
     closed = [DisableIntrospection] if not introspection else []
@@ -284,12 +286,13 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         types=list(EVENT_TYPES),
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
-            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             lambda: SafeParserCache(maxsize=1_000),
+            lambda: OperationRules(limits),
             lambda: ValidationCache(maxsize=1_000),
-            lambda: AddValidationRules(LIMIT_RULES),
             *closed,
             EachOperationAuthenticated,
+            Admission,
             HeraldErrors,
         ],
     )
