@@ -16,6 +16,7 @@ import uvicorn
 from app.runtime import Herald
 from app.server import create_app
 from app.settings import Settings
+from app.transport import uvicorn_options
 from app.workspaces import Principal
 from tests.figures import FIGURES, backend_of
 from tests.postgres import Cluster, find_bin_dir, fresh_database
@@ -160,7 +161,12 @@ class LiveServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(herald=herald), log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            create_app(herald=herald),
+            log_level="warning",
+            lifespan="on",
+            **uvicorn_options(herald.settings),
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
 

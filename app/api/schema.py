@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
 from functools import cache
 from typing import Annotated, Any
 
@@ -10,7 +10,9 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, ValidationCache
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import Info
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from strawberry.types import ExecutionResult, Info
+from strawberry.types.graphql import OperationType
 
 from app.errors import NotFound
 from app.lifecycle import Status
@@ -265,6 +267,29 @@ class Subscription:
 
 
 class HeraldSchema(strawberry.Schema):
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """`execute` answers once, so it never runs a subscription, which streams: strawberry
+        lets one through from an HTTP POST, where it would fail as an unexpected error."""
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed - {OperationType.SUBSCRIPTION},
+            operation_extensions,
+        )
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Typed errors are the client's business; HeraldErrors already logged the unexpected."""
 
