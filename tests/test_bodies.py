@@ -412,3 +412,12 @@ def test_replace_text_of_a_section_without_text_appends_a_text_item() -> None:
         "type": "section",
         "section": {"items": [gif, text_body("Look!")]},
     }
+
+
+def test_values_at_the_edges_of_the_schemas_formats_are_accepted() -> None:
+    otp = {"disclaimer": True, "expirationTime": 2**32 - 1}
+    assert validate_body({"type": "authentication", "authentication": {"otp": otp}})
+    for when in ("2024-12-03T12:00:00Z", "2024-12-03t12:00:00.5+02:00"):
+        whatsapp = {"previewUrl": True, "callPermissionExpiration": when}
+        body = {"type": "text", "text": {"text": "hi", "metadata": {"whatsapp": whatsapp}}}
+        assert validate_body(body) is body

@@ -115,9 +115,9 @@ def test_an_operation_over_the_budget_is_refused_over_http_with_its_cost(api: Ap
 
 
 def test_thirty_aliases_of_messages_with_their_history_are_refused(api: Api) -> None:
+    history = "history { edges { node { type } } }"
     aliased = " ".join(
-        f"a{i}: messages(first: 100) {{ edges {{ node {{ history {{ edges {{ node {{ type }} }} }} }} }} }}"
-        for i in range(30)
+        f"a{i}: messages(first: 100) {{ edges {{ node {{ {history} }} }} }}" for i in range(30)
     )
     [error] = api.post(f"{{ {aliased} }}")["errors"]
     assert error["extensions"]["code"] == "LIMIT_EXCEEDED"
