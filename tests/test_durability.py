@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,6 +22,17 @@ from app.settings import Settings
 from tests.conftest import MESSAGE_FIELDS, Api, LiveServer, draft
 from tests.figures import backend_of, record
 from tests.processes import create_key, free_port, herald_cli, herald_env
+
+# These tests compare every field of every view, read in large pages: far over an operation's
+# cost budget, which is not what they test (tests/test_cost.py is).
+READ_EVERYTHING = 10**9
+
+
+@pytest.fixture
+def settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("HERALD_MAX_COST", str(READ_EVERYTHING))  # for `herald serve` processes
+    return replace(settings, max_cost=READ_EVERYTHING)
+
 
 ROOT = Path(__file__).parents[1]
 

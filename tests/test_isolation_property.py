@@ -16,10 +16,11 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -33,8 +34,20 @@ from hypothesis.stateful import (
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
+from app.settings import Settings
 from tests.conftest import Api, LiveServer, draft
 from tests.figures import backend_of, record
+
+# These tests compare every field of every view, read in large pages: far over an operation's
+# cost budget, which is not what they test (tests/test_cost.py is).
+READ_EVERYTHING = 10**9
+
+
+@pytest.fixture
+def settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("HERALD_MAX_COST", str(READ_EVERYTHING))  # for `herald serve` processes
+    return replace(settings, max_cost=READ_EVERYTHING)
+
 
 WORKSPACES = ("acme", "globex", "initech")
 CONVERSATIONS = ("shared-1", "shared-2")  # the same conversation ids in every workspace

@@ -248,7 +248,8 @@ class _Walk:
         each = (1 + child.fixed) if is_composite_type(named) else 0
         if key in SLICED:
             cap, default = SLICED[key]
-            size = min(cap, max(0, self.first(node, default)))
+            size = self.first(node, default)
+            size = size if 0 <= size <= cap else 0  # refused by the resolver, reading nothing
             return Cost(weight + each + size * child.per_item)
         if _is_list(definition.type):
             item = weight + each + DEFAULT_LIST * child.per_item

@@ -1,0 +1,257 @@
+"""Fairness between workspaces: workspace B's steady light load (`message(id)` and
+`draftMessage` at a fixed pace) alone, then while workspace A runs the heaviest operations the
+limits allow from several connections at full speed (honouring Retry-After, as a client of a
+rate-limited API does) and a client with no key sends the fragment chain at growing lengths.
+
+    .venv/bin/python -m bench.fairness [--seconds 20] [--report bench/fairness.md]
+
+Figures: B's p50 and p99 with A as ratios to B alone (target: p99 at most 3x), the server's peak
+memory (target: at most 300 MiB), and the slowest answer to the fragment chain (target: under
+50 ms, refused or served)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from app.runtime import Herald
+from app.settings import Settings
+from app.workspaces import Principal
+from bench import servers
+from bench.loadgen import _response
+from bench.workload import draft_fields
+
+BIG = 100  # A's messages, each with a text of the largest size content may have
+CONTENT = "é" * 65_536  # non-ASCII: the worst case for answer size and encoding
+CHAIN_LENGTHS = (10, 20, 30, 40, 60, 100, 200, 400)
+B_QUERY_RATE = 40.0  # message(id) a second
+B_DRAFT_RATE = 10.0  # draftMessage a second
+READ = "query($id: ID!) { message(id: $id) { id version status text } }"
+DRAFT = "mutation($input: DraftMessageInput!) { draftMessage(input: $input) { id } }"
+
+
+def chain(length: int) -> str:
+    fragments = [
+        f"fragment F{i} on Query {{ __typename ...F{i + 1} ... on Query {{ ...F{i + 1} }} }}"
+        for i in range(length - 1)
+    ]
+    fragments.append(f"fragment F{length - 1} on Query {{ __typename }}")
+    return "query { ...F0 }\n" + "\n".join(fragments)
+
+
+# A's operations: each near the budget of 10 000 points (see extensions.cost).
+HEAVY = (
+    "{ messages(first: 76) { edges { node { text body } } } }",
+    "{ events(first: 75) { edges { node { ... on MessageDrafted { text body } } } } }",
+    "{ messages(first: 48) { edges { node { history { edges { node { type version } } } } } } }",
+)
+
+
+@dataclass
+class Client:
+    """One keep-alive HTTP/1.1 connection."""
+
+    url: str
+    headers: dict[str, str]
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+
+    async def post(self, document: str, variables: object = None) -> tuple[int, bytes, float]:
+        parts = urlsplit(self.url)
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(parts.hostname, parts.port)
+        body = json.dumps({"query": document, "variables": variables or {}}).encode()
+        head = [
+            f"POST {parts.path} HTTP/1.1",
+            f"Host: {parts.hostname}:{parts.port}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            *(f"{k}: {v}" for k, v in self.headers.items()),
+        ]
+        sent = time.perf_counter()
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        assert self.reader is not None
+        status, answer = await _response(self.reader)
+        return status, answer, time.perf_counter() - sent
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    failed: int = 0
+    refused: int = 0
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+
+
+async def paced(
+    url: str, key: str, document: str, variables: object, rate: float, seconds: float
+) -> Tally:
+    """Open loop: a request every 1/rate seconds, each on a free connection of a small pool."""
+    tally = Tally()
+    idle: list[Client] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def one() -> None:
+        client = idle.pop() if idle else Client(url, {"Authorization": f"Bearer {key}"})
+        status, body, took = await client.post(document, variables)
+        tally.latencies.append(took)
+        if status != 200 or b'"errors"' in body:
+            tally.failed += 1
+        idle.append(client)
+
+    started = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+    for client in idle:
+        client.close()
+    return tally
+
+
+async def heavy(url: str, key: str, document: str, until: float) -> Tally:
+    """Back to back, waiting only as long as a 429's Retry-After says."""
+    tally = Tally()
+    client = Client(url, {"Authorization": f"Bearer {key}"})
+    while time.perf_counter() < until:
+        status, body, took = await client.post(document)
+        if status == 429:
+            tally.refused += 1
+            retry = json.loads(body)["errors"][0]["extensions"].get("retryAfter", 0.1)
+            await asyncio.sleep(min(retry, max(0.0, until - time.perf_counter())))
+        elif status != 200 or b'"errors"' in body:
+            tally.failed += 1
+        else:
+            tally.latencies.append(took)
+    client.close()
+    return tally
+
+
+async def chains(url: str, until: float) -> dict[int, float]:
+    """The slowest answer, in ms, to the fragment chain of each length, without a key."""
+    slowest: dict[int, float] = {}
+    client = Client(url, {})
+    while time.perf_counter() < until:
+        for length in CHAIN_LENGTHS:
+            status, _, took = await client.post(chain(length))
+            assert status in (200, 400, 429), status
+            slowest[length] = max(slowest.get(length, 0.0), took * 1000)
+        await asyncio.sleep(0.2)
+    client.close()
+    return slowest
+
+
+async def b_load(url: str, key: str, probe: str, seconds: float) -> Tally:
+    draft = {"input": {"conversationId": "b", "text": "Hello from B"}}
+    query, drafts = await asyncio.gather(
+        paced(url, key, READ, {"id": probe}, B_QUERY_RATE, seconds),
+        paced(url, key, DRAFT, draft, B_DRAFT_RATE, seconds),
+    )
+    return Tally(query.latencies + drafts.latencies, query.failed + drafts.failed)
+
+
+async def with_a(
+    url: str, b_key: str, a_keys: list[str], probe: str, seconds: float
+) -> tuple[Tally, list[Tally], dict[int, float]]:
+    until = time.perf_counter() + seconds
+    a = [
+        asyncio.create_task(heavy(url, a_keys[i % len(a_keys)], HEAVY[i % len(HEAVY)], until))
+        for i in range(6)
+    ]
+    chain_task = asyncio.create_task(chains(url, until))
+    b = await b_load(url, b_key, probe, seconds)
+    return b, [await t for t in a], await chain_task
+
+
+def seed(url: str) -> tuple[list[str], str, str]:
+    """A's keys and big messages; B's key and the message B reads."""
+    herald = Herald(Settings(database_url=url))
+    try:
+        a_keys = [herald.workspaces.create_key("a", f"a-{i}") for i in range(3)]
+        b_key = herald.workspaces.create_key("b", "b")
+        a = Principal(herald.workspaces.ensure("a"), "a")
+        for i in range(BIG):
+            herald.store.draft(a, None, **draft_fields(f"a-{i}", CONTENT))
+        b = Principal(herald.workspaces.ensure("b"), "b")
+        probe = str(herald.store.draft(b, None, **draft_fields("b", "Hello, B")).id)
+    finally:
+        herald.close()
+    return a_keys, b_key, probe
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--report", type=Path, default=None)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="herald-fairness-"))
+    url = f"sqlite:///{work}/herald.db"
+    a_keys, b_key, probe = seed(url)
+    server = servers.herald_server(servers.free_port(), url, work / "server.log")
+    with server:
+        server.start()
+        graphql = f"{server.base_url}/graphql"
+        alone = asyncio.run(b_load(graphql, b_key, probe, args.seconds))
+        b, a_tallies, chain_times = asyncio.run(with_a(graphql, b_key, a_keys, probe, args.seconds))
+        rss = server.peak_rss_kib() / 1024
+    lines = report(alone, b, a_tallies, chain_times, rss, args.seconds)
+    print("\n".join(lines))
+    if args.report is not None:
+        args.report.write_text("\n".join(lines) + "\n")
+
+
+def report(
+    alone: Tally,
+    b: Tally,
+    a_tallies: list[Tally],
+    chain_times: dict[int, float],
+    rss: float,
+    seconds: float,
+) -> list[str]:
+    p50, p99 = (
+        b.percentile(0.5) / alone.percentile(0.5),
+        b.percentile(0.99) / alone.percentile(0.99),
+    )
+    served = sum(len(t.latencies) for t in a_tallies)
+    refused = sum(t.refused for t in a_tallies)
+    slowest = max(chain_times.values()) if chain_times else 0.0
+    verdict = {True: "PASS", False: "MISS"}
+    return [
+        f"B alone: {len(alone.latencies)} requests in {seconds:.0f}s, "
+        f"p50 {alone.percentile(0.5):.1f} ms, p99 {alone.percentile(0.99):.1f} ms, {alone.failed} failed",
+        f"B with A: {len(b.latencies)} requests, p50 {b.percentile(0.5):.1f} ms, "
+        f"p99 {b.percentile(0.99):.1f} ms, {b.failed} failed",
+        f"A: {served} heavy operations served, {refused} refused with 429 (then waited), "
+        f"{sum(t.failed for t in a_tallies)} failed otherwise; "
+        f"A's p50 {statistics_p50(a_tallies):.0f} ms",
+        "fragment chain, slowest answer by length (ms): "
+        + ", ".join(f"{n}: {ms:.1f}" for n, ms in sorted(chain_times.items())),
+        "",
+        "| figure | value | target | verdict |",
+        "|---|---|---|---|",
+        f"| B's p50 with A / alone | {p50:.2f} | (reported) | |",
+        f"| B's p99 with A / alone | {p99:.2f} | <= 3 | {verdict[p99 <= 3]} |",
+        f"| server peak RSS (VmHWM) | {rss:.0f} MiB | <= 300 MiB | {verdict[rss <= 300]} |",
+        f"| slowest fragment-chain answer | {slowest:.1f} ms | < 50 ms | {verdict[slowest < 50]} |",
+    ]
+
+
+def statistics_p50(tallies: list[Tally]) -> float:
+    return Tally([x for t in tallies for x in t.latencies]).percentile(0.5)
+
+
+if __name__ == "__main__":
+    main()
