@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from cross_web import HTTPException
 from starlette.applications import Starlette
@@ -23,7 +24,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from app import explorer
+from app import answers, explorer
 from app.api.context import Context, Guards, blocking
 from app.api.errors import classify
 from app.api.guards import LegacyWSHandler, TransportWSHandler
@@ -37,6 +38,7 @@ from app.transport import TransportLimits
 
 log = logging.getLogger(__name__)
 _BLOCKING_THREADS = 32  # at least the concurrent requests we expect, so they can share commits
+_SWITCH_INTERVAL = 0.0005
 
 
 class HeraldGraphQL(GraphQL[Context, None]):
@@ -96,16 +98,8 @@ class HeraldGraphQL(GraphQL[Context, None]):
             # Nested deeper than the parser's stack: as unreadable as any other bad JSON.
             raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
-    def encode_json(self, data: object) -> str:
-        """UTF-8, not \\u escapes: a non-Latin text answers in a third of the bytes and a
-        fraction of the time. Escaped only if the answer holds a lone surrogate (quoted from a
-        request), which UTF-8 cannot carry."""
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return json.dumps(data, separators=(",", ":"))
-        return text
+    def encode_json(self, data: object) -> str | bytes:
+        return data.written if isinstance(data, answers.Written) else answers.encode(data)
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
@@ -122,7 +116,12 @@ class HeraldGraphQL(GraphQL[Context, None]):
         # Parse errors escape the schema's extensions, so classify once more on the way out.
         if result.errors:
             result.errors = [classify(error) for error in result.errors]
-        return await super().process_result(request, result)
+        answer = await super().process_result(request, result)
+        cost = (result.extensions or {}).get("cost") or {}
+        if cost.get("actualQueryCost", 0) < answers.LARGE:
+            return answer
+        written = await blocking(answers.encode_in_turns, answer)
+        return cast(GraphQLHTTPResponse, answers.Written(dict(answer), written))
 
 
 def _not_json(constant: str) -> object:
@@ -147,6 +146,10 @@ def create_app(
         # many concurrent drafts can join one group commit, and so the writes per fsync.
         threads = ThreadPoolExecutor(_BLOCKING_THREADS, thread_name_prefix="herald")
         asyncio.get_running_loop().set_default_executor(threads)
+        # A thread reading a page of content holds the GIL for up to the switch interval each
+        # time the event loop wants it back; 5 ms by default, paid several times by every small
+        # request of another workspace. A shorter interval is its fair turn.
+        sys.setswitchinterval(_SWITCH_INTERVAL)
         herald.start()
         try:
             yield

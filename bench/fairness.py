@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from app.api.cost import CONTENT as CONTENT_POINTS
+from app.api.paging import MAX_HISTORY
 from app.runtime import Herald
 from app.settings import Settings
 from app.workspaces import Principal
@@ -32,6 +34,7 @@ CONTENT = "é" * 65_536  # non-ASCII: the worst case for answer size and encodin
 CHAIN_LENGTHS = (10, 20, 30, 40, 60, 100, 200, 400)
 B_QUERY_RATE = 40.0  # message(id) a second
 B_DRAFT_RATE = 10.0  # draftMessage a second
+A_CONNECTIONS = 6
 READ = "query($id: ID!) { message(id: $id) { id version status text } }"
 DRAFT = "mutation($input: DraftMessageInput!) { draftMessage(input: $input) { id } }"
 
@@ -45,12 +48,17 @@ def chain(length: int) -> str:
     return "query { ...F0 }\n" + "\n".join(fragments)
 
 
-# A's operations: each near the budget of 10 000 points (see extensions.cost).
-HEAVY = (
-    "{ messages(first: 76) { edges { node { text body } } } }",
-    "{ events(first: 75) { edges { node { ... on MessageDrafted { text body } } } } }",
-    "{ messages(first: 48) { edges { node { history { edges { node { type version } } } } } } }",
-)
+def heavy_operations(budget: int) -> tuple[str, ...]:
+    """A's operations, each as near the budget as its shape allows (see app.api.cost)."""
+    content = (budget - 1) // (2 + 2 * CONTENT_POINTS)
+    history = (budget - 1) // (3 + MAX_HISTORY * 2)
+    return (
+        f"{{ messages(first: {content}) {{ edges {{ node {{ text body }} }} }} }}",
+        f"{{ events(first: {content}) {{ edges {{ node {{"
+        " ... on MessageDrafted { text body } } } } }",
+        f"{{ messages(first: {history}) {{ edges {{ node {{ history {{ edges {{ node {{"
+        " type version } } } } } } }",
+    )
 
 
 @dataclass
@@ -63,6 +71,13 @@ class Client:
     writer: asyncio.StreamWriter | None = None
 
     async def post(self, document: str, variables: object = None) -> tuple[int, bytes, float]:
+        try:
+            return await self._post(document, variables)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.close()  # the server closed it while idle (keep-alive timeout): once more
+            return await self._post(document, variables)
+
+    async def _post(self, document: str, variables: object) -> tuple[int, bytes, float]:
         parts = urlsplit(self.url)
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(parts.hostname, parts.port)
@@ -83,6 +98,7 @@ class Client:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+        self.reader = self.writer = None
 
 
 @dataclass
@@ -160,27 +176,32 @@ async def b_load(url: str, key: str, probe: str, seconds: float) -> Tally:
         paced(url, key, READ, {"id": probe}, B_QUERY_RATE, seconds),
         paced(url, key, DRAFT, draft, B_DRAFT_RATE, seconds),
     )
+    print(
+        f"  B message(id) p50 {query.percentile(0.5):.1f} p99 {query.percentile(0.99):.1f} ms; "
+        f"draftMessage p50 {drafts.percentile(0.5):.1f} p99 {drafts.percentile(0.99):.1f} ms"
+    )
     return Tally(query.latencies + drafts.latencies, query.failed + drafts.failed)
 
 
 async def with_a(
-    url: str, b_key: str, a_keys: list[str], probe: str, seconds: float
+    url: str, b_key: str, a_key: str, probe: str, seconds: float
 ) -> tuple[Tally, list[Tally], dict[int, float]]:
     until = time.perf_counter() + seconds
+    operations = heavy_operations(Settings.from_env().max_cost)
     a = [
-        asyncio.create_task(heavy(url, a_keys[i % len(a_keys)], HEAVY[i % len(HEAVY)], until))
-        for i in range(6)
+        asyncio.create_task(heavy(url, a_key, operations[i % len(operations)], until))
+        for i in range(A_CONNECTIONS)
     ]
     chain_task = asyncio.create_task(chains(url, until))
     b = await b_load(url, b_key, probe, seconds)
     return b, [await t for t in a], await chain_task
 
 
-def seed(url: str) -> tuple[list[str], str, str]:
-    """A's keys and big messages; B's key and the message B reads."""
+def seed(url: str) -> tuple[str, str, str]:
+    """A's key and big messages; B's key and the message B reads."""
     herald = Herald(Settings(database_url=url))
     try:
-        a_keys = [herald.workspaces.create_key("a", f"a-{i}") for i in range(3)]
+        a_key = herald.workspaces.create_key("a", "a")
         b_key = herald.workspaces.create_key("b", "b")
         a = Principal(herald.workspaces.ensure("a"), "a")
         for i in range(BIG):
@@ -189,7 +210,7 @@ def seed(url: str) -> tuple[list[str], str, str]:
         probe = str(herald.store.draft(b, None, **draft_fields("b", "Hello, B")).id)
     finally:
         herald.close()
-    return a_keys, b_key, probe
+    return a_key, b_key, probe
 
 
 def main() -> None:
@@ -199,13 +220,14 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="herald-fairness-"))
     url = f"sqlite:///{work}/herald.db"
-    a_keys, b_key, probe = seed(url)
+    a_key, b_key, probe = seed(url)
     server = servers.herald_server(servers.free_port(), url, work / "server.log")
+    print(f"server log: {work / 'server.log'}")
     with server:
         server.start()
         graphql = f"{server.base_url}/graphql"
         alone = asyncio.run(b_load(graphql, b_key, probe, args.seconds))
-        b, a_tallies, chain_times = asyncio.run(with_a(graphql, b_key, a_keys, probe, args.seconds))
+        b, a_tallies, chain_times = asyncio.run(with_a(graphql, b_key, a_key, probe, args.seconds))
         rss = server.peak_rss_kib() / 1024
     lines = report(alone, b, a_tallies, chain_times, rss, args.seconds)
     print("\n".join(lines))
@@ -231,7 +253,8 @@ def report(
     verdict = {True: "PASS", False: "MISS"}
     return [
         f"B alone: {len(alone.latencies)} requests in {seconds:.0f}s, "
-        f"p50 {alone.percentile(0.5):.1f} ms, p99 {alone.percentile(0.99):.1f} ms, {alone.failed} failed",
+        f"p50 {alone.percentile(0.5):.1f} ms, p99 {alone.percentile(0.99):.1f} ms, "
+        f"{alone.failed} failed",
         f"B with A: {len(b.latencies)} requests, p50 {b.percentile(0.5):.1f} ms, "
         f"p99 {b.percentile(0.99):.1f} ms, {b.failed} failed",
         f"A: {served} heavy operations served, {refused} refused with 429 (then waited), "

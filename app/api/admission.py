@@ -11,7 +11,7 @@ from strawberry.extensions import SchemaExtension
 
 from app.errors import LimitExceeded
 
-from .context import Bill, Context
+from .context import Bill, Context, blocking
 from .cost import Price, Unpriceable, answer_points, pricer
 
 
@@ -50,7 +50,8 @@ class Admission(SchemaExtension):
             return
         self.priced = True
         price = self._price(context.herald.settings.max_cost)
-        bill = context.charge(price.requested)
+        # In a thread: looking the key up may wait for the database, which the loop must not.
+        bill = await blocking(context.charge, price.requested)
         async with context.share(bill, price.requested):
             yield
         result = self.execution_context.result

@@ -129,16 +129,9 @@ class Context:
         return self.guards.shares.hold(bill.owner, points)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """A read of one row. SQLite answers it from its page cache and, in WAL mode, never
-        makes a reader wait for a writer, so a thread hop would cost more than the read;
-        PostgreSQL's network round trip goes to a thread."""
-        if self.herald.store.db.dialect == "sqlite":
-            return fn(*args)
-        return await blocking(fn, *args)
-
-    async def read_page(self, fn: Callable[..., T], *args: Any) -> T:
-        """A page of rows goes to a thread on any backend: decoding and unsealing up to a
-        budget's worth of content must not hold the event loop."""
+        """A read of the views, off the event loop on every backend: even a one-row SQLite
+        read may wait for a pooled connection, or for the GIL while another workspace's page is
+        decoded, and the loop must not wait with it."""
         return await blocking(fn, *args)
 
 

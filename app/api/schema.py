@@ -152,7 +152,7 @@ class Query:
         check_filter("conversationId", conversation_id)
         before = parse_cursor(after, "after") if after is not None else None
         statuses = None if status is None else sorted({Status(s).value for s in status})
-        page = await ctx.read_page(
+        page = await ctx.read(
             ctx.herald.views.messages,
             ctx.principal().workspace,
             None if conversation_id is None else str(conversation_id),
@@ -211,7 +211,7 @@ class Query:
         check_first(size, MAX_EVENTS, "first")
         check_filter("conversationId", conversation_id)
         position = parse_cursor(after, "after")
-        page = await ctx.read_page(
+        page = await ctx.read(
             ctx.herald.views.events,
             ctx.principal().workspace,
             None if conversation_id is None else str(conversation_id),
