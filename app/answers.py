@@ -32,7 +32,7 @@ def encode_in_turns(data: object) -> bytes:
     one over a large answer would stall every other thread and the event loop for its length."""
     parts: list[str] = []
     _write(data, parts)
-    return "".join(parts).encode("utf-8")
+    return b"".join(part.encode("utf-8") for part in parts)
 
 
 def _write(value: object, parts: list[str]) -> None:

@@ -23,13 +23,13 @@ class Settings:
     rate_limit: float = 10_000.0
     rate_burst: int = 20_000
     # The limits below are listed, with their meaning, in the README.
-    max_cost: int = 5_000
+    max_cost: int = 10_000
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4_000
     address_rate_limit: float = 100.0
     address_rate_burst: int = 10_000
-    workspace_share: int = 5_000
+    workspace_share: int = 10_000
     max_request_bytes: int = 1024 * 1024
     header_timeout: float = 10.0
     body_timeout: float = 30.0
@@ -49,13 +49,13 @@ class Settings:
             introspection=(env.get("HERALD_INTROSPECTION") or "1") not in ("0", "false"),
             rate_limit=float(env.get("HERALD_RATE_LIMIT") or 10_000),
             rate_burst=int(env.get("HERALD_RATE_BURST") or 20_000),
-            max_cost=int(env.get("HERALD_MAX_COST") or 5_000),
+            max_cost=int(env.get("HERALD_MAX_COST") or 10_000),
             max_depth=int(env.get("HERALD_MAX_DEPTH") or 12),
             max_aliases=int(env.get("HERALD_MAX_ALIASES") or 30),
             max_tokens=int(env.get("HERALD_MAX_TOKENS") or 4_000),
             address_rate_limit=float(env.get("HERALD_ADDRESS_RATE_LIMIT") or 100),
             address_rate_burst=int(env.get("HERALD_ADDRESS_RATE_BURST") or 10_000),
-            workspace_share=int(env.get("HERALD_WORKSPACE_SHARE") or 5_000),
+            workspace_share=int(env.get("HERALD_WORKSPACE_SHARE") or 10_000),
             max_request_bytes=int(env.get("HERALD_MAX_REQUEST_BYTES") or 1024 * 1024),
             header_timeout=float(env.get("HERALD_HEADER_TIMEOUT") or 10),
             body_timeout=float(env.get("HERALD_BODY_TIMEOUT") or 30),

@@ -182,15 +182,15 @@ def event_ids(api: Api) -> dict[str, Any]:
 
 
 def events_page(api: Api, conversation_id: str | None = None) -> dict[str, Any]:
-    page: dict[str, Any] = api.ok(EVENTS, {"conversationId": conversation_id, "first": 35})[
+    page: dict[str, Any] = api.ok(EVENTS, {"conversationId": conversation_id, "first": 70})[
         "events"
     ]
     return page
 
 
 def history(api: Api, mid: str) -> list[dict[str, Any]]:
-    # Thirty events with their content fit in an operation's cost budget; these have fewer.
-    message = api.ok(HISTORY, {"id": mid, "first": 30})["message"]
+    # Fifty events with their content fit in an operation's cost budget; these have fewer.
+    message = api.ok(HISTORY, {"id": mid, "first": 50})["message"]
     return [edge["node"] for edge in message["history"]["edges"]]
 
 

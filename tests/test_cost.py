@@ -18,7 +18,7 @@ from app.api.schema import build_schema
 from tests.conftest import Api, LiveServer, draft
 from tests.ws import init, operation_over
 
-BUDGET = 5_000
+BUDGET = 10_000
 
 
 def price(query: str, variables: dict[str, Any] | None = None) -> int:

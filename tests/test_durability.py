@@ -31,7 +31,8 @@ READ_EVERYTHING = 10**9
 @pytest.fixture
 def settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("HERALD_MAX_COST", str(READ_EVERYTHING))  # for `herald serve` processes
-    return replace(settings, max_cost=READ_EVERYTHING)
+    monkeypatch.setenv("HERALD_RATE_LIMIT", "0")  # no rate either: no burst holds such a read
+    return replace(settings, max_cost=READ_EVERYTHING, rate_limit=0)
 
 
 ROOT = Path(__file__).parents[1]

@@ -52,7 +52,7 @@ HISTORY = """
 query($id: ID!) {
   message(id: $id) {
     version status text redacted
-    history(first: 60) { edges { node { type version ... on MessageEdited { text } } } }
+    history { edges { node { type version ... on MessageEdited { text } } } }
   }
 }
 """
@@ -289,7 +289,7 @@ EVENT_NODE = """
 """
 ALL_EVENTS = f"""
 query($after: String) {{
-  events(first: 60, after: $after) {{
+  events(first: 100, after: $after) {{
     edges {{ cursor node {{ {EVENT_NODE} }} }} pageInfo {{ hasNextPage endCursor }}
   }}
 }}
@@ -298,7 +298,7 @@ MESSAGE_NOW = f"""
 query($id: ID!, $after: String) {{
   message(id: $id) {{
     version status text redacted
-    history(first: 60, after: $after) {{
+    history(first: 100, after: $after) {{
       edges {{ node {{ {EVENT_NODE} }} }} pageInfo {{ hasNextPage endCursor }}
     }}
   }}
