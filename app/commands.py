@@ -132,7 +132,7 @@ def history(raw_id: str) -> int:
         return 2
     herald = Herald()
     try:
-        events = list(herald.store.events.get(message_id))
+        events = herald.store.events_of(message_id)
         if not events:
             print(f"no message {raw_id}", file=sys.stderr)
             return 1
