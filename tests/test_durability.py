@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,16 +23,8 @@ from tests.conftest import MESSAGE_FIELDS, Api, LiveServer, draft
 from tests.figures import backend_of, record
 from tests.processes import create_key, free_port, herald_cli, herald_env
 
-# These tests compare every field of every view, read in large pages: far over an operation's
-# cost budget, which is not what they test (tests/test_cost.py is).
-READ_EVERYTHING = 10**9
-
-
-@pytest.fixture
-def settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("HERALD_MAX_COST", str(READ_EVERYTHING))  # for `herald serve` processes
-    monkeypatch.setenv("HERALD_RATE_LIMIT", "0")  # no rate either: no burst holds such a read
-    return replace(settings, max_cost=READ_EVERYTHING, rate_limit=0)
+# They compare every field of every view, read in large pages: see conftest.reads_everything.
+pytestmark = pytest.mark.reads_everything
 
 
 ROOT = Path(__file__).parents[1]

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -34,20 +34,11 @@ from hypothesis.stateful import (
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from app.settings import Settings
 from tests.conftest import Api, LiveServer, draft
 from tests.figures import backend_of, record
 
-# These tests compare every field of every view, read in large pages: far over an operation's
-# cost budget, which is not what they test (tests/test_cost.py is).
-READ_EVERYTHING = 10**9
-
-
-@pytest.fixture
-def settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("HERALD_MAX_COST", str(READ_EVERYTHING))  # for `herald serve` processes
-    monkeypatch.setenv("HERALD_RATE_LIMIT", "0")  # no rate either: no burst holds such a read
-    return replace(settings, max_cost=READ_EVERYTHING, rate_limit=0)
+# They compare every field of every view, read in large pages: see conftest.reads_everything.
+pytestmark = pytest.mark.reads_everything
 
 
 WORKSPACES = ("acme", "globex", "initech")
