@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from app.api.cost import CONTENT as CONTENT_POINTS
 from app.api.paging import MAX_HISTORY
+from app.api.prices import CONTENT as CONTENT_POINTS
 from app.runtime import Herald
 from app.settings import Settings
 from app.workspaces import Principal

@@ -13,7 +13,8 @@ from graphql import get_introspection_query, parse
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from app.api.cost import CONTENT, Pricer
+from app.api.cost import Pricer
+from app.api.prices import CONTENT
 from app.api.schema import build_schema
 from tests.conftest import Api, LiveServer, draft
 from tests.ws import init, operation_over

@@ -12,7 +12,8 @@ from strawberry.extensions import SchemaExtension
 from app.errors import LimitExceeded
 
 from .context import Bill, Context, blocking
-from .cost import Price, Unpriceable, answer_points, pricer
+from .cost import Price, Unpriceable, pricer
+from .prices import answer_points
 
 
 class OverBudget(LimitExceeded):

@@ -3,17 +3,17 @@
 A point is about one object in the answer, one value in the input, or one KiB of content, in the
 spirit of the GraphQL cost directive specification (`@cost`, `@listSize`) and GitHub's node
 limit: an object costs 1; a content field costs the KiB its largest value could carry; a list
-costs its size times its items, the size being the field's `first` (capped at the page limit,
-else its default) for connections, whose `edges` it sizes, and an assumed size for other lists;
-each input value costs 1; each mutation field adds the price of a write. Where fragments on
-several types apply to one object, the dearest type counts.
+costs its size times its items, the size being the field's `first` (its default when left out;
+one past the page limit reads nothing, the resolver refuses it) for connections, whose `edges`
+it sizes, and an assumed size for other lists; each input value costs 1; each mutation field
+adds the price of a write; introspection a point per eight objects. Where fragments on several
+types apply to one object, the dearest type counts. The price list is app.api.prices.
 
 The price is an upper bound, so the budget bounds the size of an answer. Each fragment is
 priced once however often it is spread, so pricing takes time linear in the document."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from math import ceil
@@ -25,8 +25,6 @@ from graphql import (
     FieldNode,
     FragmentSpreadNode,
     GraphQLCompositeType,
-    GraphQLEnumType,
-    GraphQLInputObjectType,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
@@ -41,46 +39,23 @@ from graphql import (
     TypeMetaFieldDef,
     VariableNode,
     get_named_type,
-    is_abstract_type,
     is_composite_type,
 )
 
-from app.bodies import MAX_CONTENT
-
 from .fragments import in_order
-from .paging import MAX_EVENTS, MAX_HISTORY, MAX_MESSAGES
+from .prices import (
+    DEFAULT_LIST,
+    INTROSPECTION_OBJECTS,
+    LIST_SIZES,
+    SIZED,
+    SLICED,
+    WEIGHTS,
+    WRITE,
+    input_points,
+    introspection_sizes,
+)
 
-CONTENT = ceil(MAX_CONTENT / 1024)  # a text or a body: at most MAX_CONTENT characters
-REASON = 2  # a reason: at most 2,000 characters
-WRITE = 10  # a mutation: a transaction, and a share of an fsync
-DEFAULT_LIST = 100  # a list whose size nothing else tells
-# Introspection answers from the schema in memory, in objects of about 100 bytes (the usual
-# introspection query answers 807 objects in 88 KB): eight of them make a point.
-INTROSPECTION_OBJECTS = 8
 _NESTING = 64  # deeper than any valid document; a guard for the recursion below
-
-WEIGHTS: dict[str, int] = {
-    **{
-        f"{t}.{f}": CONTENT
-        for t in ("Message", "MessageDrafted", "MessageEdited")
-        for f in ("text", "body")
-    },
-    "ActionMessage.message": CONTENT,
-    **{f"Message.{f}": REASON for f in ("rejectionReason", "failureReason")},
-    **{
-        f"{t}.reason": REASON
-        for t in ("MessageRejected", "MessageStatusChanged", "MessageRedacted")
-    },
-    "Query.messageAt": 10,  # replays the message's events since its last snapshot
-}
-# Connections: the field, the cap of its `first`, the default the resolver uses.
-SLICED: dict[str, tuple[int, int]] = {
-    "Query.messages": (MAX_MESSAGES, 50),
-    "Query.events": (MAX_EVENTS, 100),
-    "Message.history": (MAX_HISTORY, 100),
-}
-SIZED = frozenset({"MessageConnection.edges", "MessageEventConnection.edges"})
-LIST_SIZES: dict[str, int] = {"Message.recipients": 100, "MessageDrafted.recipients": 100}
 
 
 class Unpriceable(Exception):
@@ -94,22 +69,6 @@ class Price:
 
     requested: int
     floor: int
-
-
-def answer_points(data: object) -> int:
-    """What an answer actually cost, in the same points: its objects and its KiB of text."""
-    points = 0
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Mapping):
-            points += 1
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str):
-            points += len(item) // 1024
-    return points
 
 
 @dataclass(frozen=True)
@@ -126,26 +85,10 @@ class Cost:
         return Cost(max(self.fixed, other.fixed), max(self.per_item, other.per_item))
 
 
-def input_points(value: object) -> int:
-    """One point per value given (objects, lists and scalars alike) and per KiB of text."""
-    points = 0
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        points += 1
-        if isinstance(item, Mapping):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str):
-            points += len(item) // 1024
-    return points
-
-
 class Pricer:
     def __init__(self, schema: GraphQLSchema) -> None:
         self.schema = schema
-        self.lists = {**LIST_SIZES, **_introspection_sizes(schema)}
+        self.lists = {**LIST_SIZES, **introspection_sizes(schema)}
 
     def price(
         self, document: DocumentNode, operation_name: str | None, variables: dict[str, Any]
@@ -298,37 +241,6 @@ def _is_list(kind: GraphQLType) -> bool:
     while isinstance(kind, GraphQLNonNull):
         kind = kind.of_type
     return isinstance(kind, GraphQLList)
-
-
-def _introspection_sizes(schema: GraphQLSchema) -> dict[str, int]:
-    """Introspection lists sized by this schema's averages: exact for the usual introspection
-    query, which visits every type, and a fair guess for others (MaxIntrospectionDepthRule
-    bounds how deep they nest)."""
-    types = list(schema.type_map.values())
-    count = len(types)
-    with_fields = [t for t in types if isinstance(t, GraphQLObjectType | GraphQLInterfaceType)]
-    fields = [f for t in with_fields for f in t.fields.values()]
-    inputs = [t for t in types if isinstance(t, GraphQLInputObjectType)]
-    enums = [t for t in types if isinstance(t, GraphQLEnumType)]
-
-    def average(total: int, over: int) -> int:
-        return max(1, ceil(total / max(1, over)))
-
-    return {
-        "__Schema.types": count,
-        "__Schema.directives": len(schema.directives),
-        "__Type.fields": average(len(fields), count),
-        "__Type.inputFields": average(sum(len(t.fields) for t in inputs), count),
-        "__Type.enumValues": average(sum(len(t.values) for t in enums), count),
-        "__Type.interfaces": average(sum(len(t.interfaces) for t in with_fields), count),
-        "__Type.possibleTypes": average(
-            sum(len(schema.get_possible_types(t)) for t in types if is_abstract_type(t)), count
-        ),
-        "__Field.args": average(sum(len(f.args) for f in fields), len(fields)),
-        "__Directive.args": average(
-            sum(len(d.args) for d in schema.directives), len(schema.directives)
-        ),
-    }
 
 
 @cache
