@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,17 @@ class LiveServer:
 
     def client(self, workspace: str | None = "acme", name: str | None = None) -> Api:
         return Api(self.base_url, None if workspace is None else self.key(workspace, name))
+
+
+@contextmanager
+def served(settings: Settings) -> Iterator[LiveServer]:
+    """A Herald of its own on `settings`, served for the time of the block."""
+    herald = Herald(settings)
+    try:
+        with LiveServer(herald) as live:
+            yield live
+    finally:
+        herald.close()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from websockets.typing import Subprotocol
 from app.api.cost import Pricer
 from app.api.prices import CONTENT
 from app.api.schema import build_schema
+from bench.fairness import chain
 from tests.conftest import Api, LiveServer, draft
 from tests.ws import init, operation_over
 
@@ -24,16 +25,6 @@ BUDGET = 10_000
 
 def price(query: str, variables: dict[str, Any] | None = None) -> int:
     return Pricer(build_schema()._schema).price(parse(query), None, variables or {}).requested
-
-
-def chain(length: int) -> str:
-    """Fragments F0 … F(n-1), each spreading the next twice: 2**n paths if walked naively."""
-    fragments = [
-        f"fragment F{i} on Query {{ __typename ...F{i + 1} ... on Query {{ ...F{i + 1} }} }}"
-        for i in range(length - 1)
-    ]
-    fragments.append(f"fragment F{length - 1} on Query {{ __typename }}")
-    return "query { ...F0 }\n" + "\n".join(fragments)
 
 
 def test_a_list_costs_its_first_times_its_items_and_content_costs_its_kib() -> None:

@@ -12,9 +12,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from app.runtime import Herald
 from app.settings import Settings
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, served
 from tests.figures import record
 from tests.ws import init, operation_over
 
@@ -26,10 +25,8 @@ WAIT = 15.0
 @pytest.fixture
 def limited(sqlite_settings: Settings) -> Iterator[LiveServer]:
     # One point a second, ten at once: twelve queries of two points back to back run into it.
-    herald = Herald(replace(sqlite_settings, rate_limit=1.0, rate_burst=10))
-    with LiveServer(herald) as live:
+    with served(replace(sqlite_settings, rate_limit=1.0, rate_burst=10)) as live:
         yield live
-    herald.close()
 
 
 def test_a_key_over_its_rate_gets_429_and_limit_exceeded_while_another_key_goes_on(
@@ -62,10 +59,8 @@ def test_a_key_over_its_rate_gets_429_and_limit_exceeded_while_another_key_goes_
 @pytest.fixture
 def scarce(sqlite_settings: Settings) -> Iterator[LiveServer]:
     # Three at once, then one every hundred seconds: no refill within the test.
-    herald = Herald(replace(sqlite_settings, rate_limit=0.01, rate_burst=3))
-    with LiveServer(herald) as live:
+    with served(replace(sqlite_settings, rate_limit=0.01, rate_burst=3)) as live:
         yield live
-    herald.close()
 
 
 def open_connection(server: LiveServer, key: str | None, protocol: str) -> dict[str, object]:
@@ -104,10 +99,8 @@ def test_websocket_connections_over_a_keys_rate_are_refused_while_another_key_co
 
 @pytest.fixture
 def five_points(sqlite_settings: Settings) -> Iterator[LiveServer]:
-    herald = Herald(replace(sqlite_settings, rate_limit=0.01, rate_burst=5))
-    with LiveServer(herald) as live:
+    with served(replace(sqlite_settings, rate_limit=0.01, rate_burst=5)) as live:
         yield live
-    herald.close()
 
 
 def test_operations_over_one_websocket_count_against_the_keys_rate(

@@ -16,9 +16,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from app.runtime import Herald
 from app.settings import Settings
-from tests.conftest import Api, LiveServer
+from tests.conftest import Api, LiveServer, served
 from tests.ws import init, operation_over, receive
 
 STATUSES = "query($s: [MessageStatus!]) { messages(status: $s) { edges { cursor } } }"
@@ -118,10 +117,8 @@ def strict(sqlite_settings: Settings) -> Iterator[LiveServer]:
         address_rate_limit=0.01,
         address_rate_burst=5,
     )
-    herald = Herald(settings)
-    with LiveServer(herald) as live:
+    with served(settings) as live:
         yield live
-    herald.close()
 
 
 def answer_to(server: LiveServer, sent: bytes) -> bytes:

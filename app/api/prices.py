@@ -54,28 +54,21 @@ LIST_SIZES: dict[str, int] = {"Message.recipients": 100, "MessageDrafted.recipie
 
 def input_points(value: object) -> int:
     """One point per value given (objects, lists and scalars alike) and per KiB of text."""
-    points = 0
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        points += 1
-        if isinstance(item, Mapping):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str):
-            points += len(item) // 1024
-    return points
+    return _points(value, every_value=True)
 
 
 def answer_points(data: object) -> int:
     """What an answer actually cost, in the same points: its objects and its KiB of text."""
+    return _points(data, every_value=False)
+
+
+def _points(value: object, *, every_value: bool) -> int:
     points = 0
-    stack = [data]
+    stack = [value]
     while stack:
         item = stack.pop()
+        points += every_value or isinstance(item, Mapping)
         if isinstance(item, Mapping):
-            points += 1
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
