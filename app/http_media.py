@@ -10,6 +10,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import HeraldError
 from app.ratelimit import RateLimiter
+from app.workspaces import _digest as key_digest
+from app.workspaces import parse_authorization
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -45,12 +47,18 @@ def _retry_after(body: dict[str, Any]) -> float | None:
 
 class GraphQLOverHTTP:
     def __init__(
-        self, app: ASGIApp, addresses: RateLimiter | None = None, path: str = "/graphql"
+        self,
+        app: ASGIApp,
+        addresses: RateLimiter | None = None,
+        keys: RateLimiter | None = None,
+        path: str = "/graphql",
     ) -> None:
         self.app = app
         self.path = path
-        # Requests refused here, before GraphQL, cost their address a point (app.api.context).
+        # Requests refused here, before GraphQL, cost their address a point (app.api.context);
+        # a key or an address told to wait is refused here until it has.
         self.addresses = addresses
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -63,9 +71,12 @@ class GraphQLOverHTTP:
             return
         media = chosen_media_type(accept)
         address = (scope.get("client") or ("unknown",))[0]
-        if self.addresses is not None:
+        if self.addresses is not None and self.keys is not None:
             try:
                 self.addresses.check(address)
+                key = parse_authorization(headers.get("authorization"))
+                if key is not None:
+                    self.keys.check(key_digest(key))
             except HeraldError as refused:
                 error = {"message": str(refused), "extensions": refused.extensions()}
                 await self._refuse(send, 429, error, media or JSON)

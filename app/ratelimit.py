@@ -34,6 +34,7 @@ class RateLimiter:
         self.burst = max(1, burst)
         self.what = what
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (points, last refill)
+        self._until: dict[str, float] = {}  # key -> when its last refusal said to retry
         self._lock = threading.Lock()
 
     def _level(self, key: str, now: float) -> float:
@@ -51,10 +52,12 @@ class RateLimiter:
             if level < points:
                 self._buckets[key] = (level, now)
                 wait = (points - level) / self.rate
+                self._until[key] = now + wait
                 raise RateLimited(f"too many requests for {self.what}; retry in {wait:.1f}s", wait)
             self._buckets[key] = (level - points, now)
             if len(self._buckets) > _KEEP:
                 self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < _IDLE}
+                self._until = {k: t for k, t in self._until.items() if t > now}
 
     def spend(self, key: str, points: int = 1) -> None:
         """Take `points` even if that leaves the bucket in debt: for work already done."""
@@ -78,7 +81,13 @@ class RateLimiter:
             return self._level(key, time.monotonic())
 
     def check(self, key: str) -> None:
-        """Refuse at once while the bucket is empty, taking nothing."""
-        if self.rate > 0 and (level := self.available(key)) < 1:
-            wait = (1 - level) / self.rate
+        """Refuse at once, taking nothing, while the bucket is empty or the last refusal's
+        Retry-After has not passed: a client that does not wait is turned away at the door,
+        before its request is parsed, priced or looked up."""
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            wait = max((1 - self._level(key, now)) / self.rate, self._until.get(key, now) - now)
+        if wait > 0:
             raise RateLimited(f"too many requests for {self.what}; retry in {wait:.1f}s", wait)

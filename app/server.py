@@ -169,6 +169,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.herald = herald
-    app.add_middleware(GraphQLOverHTTP, addresses=graphql.guards.addresses)
+    app.add_middleware(
+        GraphQLOverHTTP, addresses=graphql.guards.addresses, keys=herald.rate_limiter
+    )
     app.add_middleware(TransportLimits, settings=herald.settings)
     return app

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -217,6 +218,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--report", type=Path, default=None)
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy samples of the server while A runs"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="herald-fairness-"))
     url = f"sqlite:///{work}/herald.db"
@@ -227,12 +231,22 @@ def main() -> None:
         server.start()
         graphql = f"{server.base_url}/graphql"
         alone = asyncio.run(b_load(graphql, b_key, probe, args.seconds))
+        spy = None if args.profile is None else sampling(server.pid, args.profile, args.seconds)
         b, a_tallies, chain_times = asyncio.run(with_a(graphql, b_key, a_key, probe, args.seconds))
+        if spy is not None:
+            spy.wait(timeout=60)
         rss = server.peak_rss_kib() / 1024
     lines = report(alone, b, a_tallies, chain_times, rss, args.seconds)
     print("\n".join(lines))
     if args.report is not None:
         args.report.write_text("\n".join(lines) + "\n")
+
+
+def sampling(pid: int, raw: Path, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy (`pip install py-spy`) sampling every thread of the server, as bench.profile."""
+    argv = ["py-spy", "record", "--format", "raw", "--threads", "--nonblocking", "-r", "200"]
+    argv += ["-d", str(int(seconds)), "-o", str(raw), "-p", str(pid)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def report(

@@ -47,6 +47,11 @@ def test_a_key_over_its_rate_gets_429_and_limit_exceeded_while_another_key_goes_
             assert error["extensions"]["retryAfter"] > 0
             assert int(answer.headers["retry-after"]) >= 1
             assert "retry in" in error["message"]
+        # Until its Retry-After has passed, the key is turned away before its request is read:
+        # even a document that does not parse gets LIMIT_EXCEEDED, not VALIDATION_FAILED.
+        broken = busy.http.post(busy.url, json={"query": "{"}, headers=busy.headers())
+        assert broken.status_code == 429
+        assert broken.json()["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
         ok = calm.http.post(calm.url, json=QUERY, headers=calm.headers())
         assert ok.status_code == 200
         assert "errors" not in ok.json()

@@ -57,8 +57,8 @@ class Admission(SchemaExtension):
             yield
         result = self.execution_context.result
         data = getattr(result, "data", None)
-        actual = min(price.requested, price.floor + answer_points(data))
-        self._report(price.requested, actual, bill.refund(price.requested - actual), bill)
+        actual = price.floor + answer_points(data)
+        self._report(price.requested, actual, bill.settle(price.requested, actual), bill)
 
     def _price(self, budget: int) -> Price:
         ec = self.execution_context

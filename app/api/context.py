@@ -49,9 +49,14 @@ class Bill:
     key: str
     owner: str
 
-    def refund(self, points: int) -> float:
-        """Give back what the operation did not use; the points the payer has left."""
-        self.limiter.give_back(self.key, points)
+    def settle(self, taken: int, used: int) -> float:
+        """Give back what the operation did not use, or take what it used beyond its price
+        (the bucket may then owe points, and its next operation waits for them); the points
+        the payer has left."""
+        if used < taken:
+            self.limiter.give_back(self.key, taken - used)
+        else:
+            self.limiter.spend(self.key, used - taken)
         return self.limiter.available(self.key)
 
 
