@@ -42,7 +42,8 @@ class Admission(SchemaExtension):
             and not self.priced
             and self.execution_context.pre_execution_errors
         ):
-            context.refused()  # a document that did not parse or validate
+            # A document that did not parse or validate: reading it cost a point per KiB.
+            context.refused(1 + _kib(self.execution_context.query))
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context.context
@@ -69,6 +70,9 @@ class Admission(SchemaExtension):
             )
         except Unpriceable:
             price = Price(budget + 1, 0)
+        # The document is input too: reading it costs a point per KiB, whatever it asks for.
+        read = _kib(ec.query)
+        price = Price(price.requested + read, price.floor + read)
         self.report = {"requestedQueryCost": price.requested, "maximumQueryCost": budget}
         if price.requested > budget:
             context = ec.context
@@ -91,3 +95,7 @@ class Admission(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         return {"cost": self.report} if self.report is not None else {}
+
+
+def _kib(query: str | None) -> int:
+    return len(query or "") // 1024

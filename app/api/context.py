@@ -122,11 +122,11 @@ class Context:
         bill.limiter.take(bill.key, points)
         return bill
 
-    def refused(self) -> None:
+    def refused(self, points: int = 1) -> None:
         """A request refused before it was charged (a bad document, a bad key) costs its
-        address a point."""
+        address: a point, or what reading its document cost."""
         assert self.guards is not None
-        self.guards.addresses.spend(self.address)
+        self.guards.addresses.spend(self.address, points)
 
     def share(self, bill: Bill, points: int) -> AbstractAsyncContextManager[None]:
         """The payer's workspace's fair share of this process, while the operation runs."""
