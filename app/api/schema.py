@@ -26,7 +26,7 @@ from .errors import HeraldErrors
 from .events import EVENT_TYPES, MessageEvent, MessageEventConnection, event_connection, event_of
 from .guards import EachOperationAuthenticated, SafeParserCache
 from .limits import LIMIT_RULES, MAX_TOKENS
-from .live import message_events
+from .live import at, message_events
 from .mutations import Mutation
 from .paging import MAX_EVENTS, MAX_MESSAGES, check_first, parse_cursor
 from .scalars import SCALARS
@@ -220,15 +220,16 @@ class Query:
             size,
             position,
         )
-        items = [(pos, event_of(e, conv)) for pos, (conv, e) in page.items]
+        items = [(pos, at(event_of(e, conv), pos)) for pos, (conv, e) in page.items]
         return event_connection(items, page.has_next, position)
 
 
 @strawberry.type(
     description=(
-        "Live events over WebSocket (graphql-transport-ws or graphql-ws), authenticated like "
-        "HTTP requests, in the connection parameters or the request's headers. A subscriber "
-        "gets every event recorded after it subscribes, each once and in recorded order."
+        "Live events over WebSocket (graphql-transport-ws or graphql-ws) or Server-Sent Events "
+        "(graphql-sse, at /graphql/stream), authenticated like HTTP requests, in the connection "
+        "parameters or the request's headers. A subscriber gets every event recorded after it "
+        "subscribes (or after the cursor it gives), each once and in recorded order."
     )
 )
 class Subscription:
@@ -256,6 +257,16 @@ class Subscription:
                 )
             ),
         ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "A cursor (an event's `cursor`, or an events page's endCursor): first every "
+                    "event recorded after it, then the new ones, with no gap and none twice. "
+                    "Leave it out to start with the events recorded from now on."
+                )
+            ),
+        ] = None,
     ) -> AsyncGenerator[MessageEvent, None]:
         check_filter("conversationId", conversation_id)
         check_filter("messageId", message_id)
@@ -263,6 +274,7 @@ class Subscription:
             info,
             None if conversation_id is None else str(conversation_id),
             None if message_id is None else str(message_id),
+            after,
         ):
             yield event
 
