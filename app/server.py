@@ -27,6 +27,7 @@ from app import explorer
 from app.api.context import Context, blocking
 from app.api.errors import classify
 from app.api.guards import LegacyWSHandler, TransportWSHandler
+from app.api.quota import Releasing, hold_connection
 from app.api.schema import build_schema
 from app.errors import HeraldError
 from app.http_media import GraphQLOverHTTP
@@ -55,9 +56,11 @@ class HeraldGraphQL(GraphQL[Context, None]):
         self.herald = herald
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """A connection without a valid key is closed at once (4403), before any subscription."""
+        """A connection without a valid key, or over its key's connections, is closed at once
+        (4403), before any subscription."""
         try:
-            await blocking(context.principal)
+            principal = await blocking(context.principal)
+            hold_connection(self.herald, context.request.scope, principal)
         except HeraldError as error:
             raise ConnectionRejectionError({"message": str(error), **error.extensions()}) from None
         unset: UnsetType = UNSET
@@ -174,7 +177,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
+            WebSocketRoute("/graphql", Releasing(graphql)),
             Route("/healthz", health),
             Route(f"{explorer.ASSET_ROUTE}/{{name}}", explorer.asset),
         ],

@@ -104,17 +104,23 @@ async def live(subscription: Subscription, write: Callable[[], Awaitable[str]]) 
 
 
 class Reads:
-    """Counts the events view's reads by workspace: each one is a subscriber that woke."""
+    """Counts the events view's reads by workspace and by filter (workspace, conversation,
+    message): each one is a subscriber that woke."""
 
     def __init__(self, herald: Herald, monkeypatch: pytest.MonkeyPatch) -> None:
         self.by_workspace: Counter[str] = Counter()
+        self.by_filter: Counter[tuple[str, str | None, str | None]] = Counter()
         read = herald.views.events
 
-        def counted(workspace: str, *args: Any) -> Any:
+        def counted(
+            workspace: str, conversation_id: str | None, message_id: str | None, *args: Any
+        ) -> Any:
             self.by_workspace[workspace] += 1
-            return read(workspace, *args)
+            self.by_filter[workspace, conversation_id, message_id] += 1
+            return read(workspace, conversation_id, message_id, *args)
 
         monkeypatch.setattr(herald.views, "events", counted)
 
     def reset(self) -> None:
         self.by_workspace.clear()
+        self.by_filter.clear()

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from types import TracebackType
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from app.errors import LimitExceeded
 from app.runtime import Herald
 from app.workspaces import Principal
@@ -74,3 +76,26 @@ class Quota:
 
 
 quota_of = per_herald(Quota)
+_CONNECTION = "herald.connection"  # where a WebSocket's scope keeps the connection it holds
+
+
+def hold_connection(herald: Herald, scope: Scope, principal: Principal) -> None:
+    """Count an authenticated WebSocket against its key's connections, once however often it
+    says connection_init; `Releasing` gives it back when the socket ends."""
+    if _CONNECTION not in scope:
+        scope[_CONNECTION] = quota_of(herald).connections.take(principal)
+
+
+class Releasing:
+    """Around the WebSocket endpoint: the connection it held goes back however it ends."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            held = scope.get(_CONNECTION)
+            if isinstance(held, Held):
+                held.release()
