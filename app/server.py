@@ -8,18 +8,20 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -27,8 +29,10 @@ from app import explorer
 from app.api.context import Context, blocking
 from app.api.errors import classify
 from app.api.guards import LegacyWSHandler, TransportWSHandler
+from app.api.persisted import remember, resolve
 from app.api.quota import Releasing, hold_connection
 from app.api.schema import build_schema
+from app.api.sse import stream
 from app.errors import HeraldError
 from app.http_media import GraphQLOverHTTP
 from app.runtime import Herald
@@ -65,6 +69,32 @@ class HeraldGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": str(error), **error.extensions()}) from None
         unset: UnsetType = UNSET
         return unset
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET naming a persisted query by its hash has no `query` either.
+        return super().should_render_graphql_ide(request) and not request.query_params.get(
+            "extensions"
+        )
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """A persisted query runs the document its hash names (app/api/persisted.py)."""
+        query, refusal = await resolve(self.herald, request_data.query, request_data.extensions)
+        if refusal is not None:
+            return ExecutionResult(data=None, errors=[refusal])
+        request_data = replace(request_data, query=query)
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        remember(self.herald, query, request_data.extensions, result)
+        return result
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(explorer.page())
@@ -177,6 +207,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql/stream", stream, methods=["GET", "POST", "PUT", "DELETE"]),
             WebSocketRoute("/graphql", Releasing(graphql)),
             Route("/healthz", health),
             Route(f"{explorer.ASSET_ROUTE}/{{name}}", explorer.asset),

@@ -20,6 +20,7 @@ from strawberry.types import Info
 from app.errors import NotFound
 from app.lifecycle import Status
 
+from . import relay
 from .checks import check_filter
 from .context import blocking, context_of
 from .errors import HeraldErrors
@@ -28,7 +29,9 @@ from .guards import EachOperationAuthenticated, SafeParserCache
 from .limits import LIMIT_RULES, MAX_TOKENS
 from .live import at, message_events
 from .mutations import Mutation
+from .node import Node
 from .paging import MAX_EVENTS, MAX_MESSAGES, check_first, parse_cursor
+from .persisted import TrustedDocuments
 from .scalars import SCALARS
 from .types import MessageStatus, MessageType, PageInfo, message_of
 
@@ -78,6 +81,32 @@ class Query:
         ctx = context_of(info)
         msg = await ctx.read(ctx.herald.views.message, ctx.principal().workspace, str(id))
         return None if msg is None else message_of(msg)
+
+    @strawberry.field(
+        description=(
+            "Any object by its id (Relay's global object identification): null when the "
+            "caller's workspace has no object of that id."
+        )
+    )
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The object's id.")],
+    ) -> Node | None:
+        return await relay.node(info, str(id))
+
+    @strawberry.field(
+        description=(
+            f"Objects by their ids, in the order given, null where there is none; at most "
+            f"{relay.MAX_NODES} ids (more fail with VALIDATION_FAILED)."
+        )
+    )
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[list[strawberry.ID], strawberry.argument(description="The objects' ids.")],
+    ) -> list[Node | None]:
+        return await relay.nodes(info, [str(each) for each in ids])
 
     @strawberry.field(
         description=(
@@ -299,6 +328,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: SafeParserCache(maxsize=1_000),
             lambda: ValidationCache(maxsize=1_000),
+            TrustedDocuments,
             lambda: AddValidationRules(LIMIT_RULES),
             *closed,
             EachOperationAuthenticated,
