@@ -4,12 +4,14 @@ once to learn whose it is, and only the subscriptions it concerns wake and read 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 
 from app.api import keycheck
 from app.database import Database
 from app.runtime import Herald
+from app.settings import Settings
 from tests.live import WAIT, Reads, Subscription, draft, live, principal_of
 from tests.processes import herald_cli
 
@@ -44,11 +46,20 @@ async def test_an_event_wakes_no_idle_subscription_of_another_workspace(
         await asyncio.gather(*(s.close() for s in [*idle, watcher]))
 
 
+@pytest.fixture
+def sqlite_herald(sqlite_settings: Settings) -> Iterator[Herald]:
+    """For what does not depend on the backend (the first test runs the hub's SQL on both)."""
+    herald = Herald(sqlite_settings)
+    yield herald
+    herald.close()
+
+
 async def test_one_key_check_serves_every_subscription_and_a_revocation_ends_them_all(
-    herald: Herald, monkeypatch: pytest.MonkeyPatch
+    sqlite_herald: Herald, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Idle, the subscriptions read nothing; once a second one query checks the keys of all of
     them. `herald keys revoke`, from another process, ends every one of them."""
+    herald = sqlite_herald
     key = herald.workspaces.create_key("acme", "watcher")
     digest = principal_of(herald, key).key_digest
     rounds: list[list[str]] = []
@@ -92,8 +103,9 @@ async def test_one_key_check_serves_every_subscription_and_a_revocation_ends_the
 
 
 async def test_an_event_wakes_only_the_subscriptions_whose_filter_it_passes(
-    herald: Herald, monkeypatch: pytest.MonkeyPatch
+    sqlite_herald: Herald, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    herald = sqlite_herald
     key = herald.workspaces.create_key("acme", "acme-bot")
     acme = principal_of(herald, key)
     watched = await draft(herald, acme, "watched", conversation="support")
