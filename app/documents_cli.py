@@ -12,7 +12,7 @@ from pathlib import Path
 
 from graphql import GraphQLError, parse, validate
 
-from app.documents import Documents
+from app.documents import Documents, sha256_of
 from app.runtime import Herald
 
 MANIFEST = "apollo-persisted-query-manifest"
@@ -25,7 +25,13 @@ def documents_in(path: Path) -> list[str]:
     manifest = json.loads(text)
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST:
         raise ValueError(f"{path}: a JSON file must be an {MANIFEST}")
-    return [str(operation["body"]) for operation in manifest.get("operations", [])]
+    bodies = []
+    for operation in manifest.get("operations", []):
+        body = str(operation["body"])
+        if operation.get("id", sha256_of(body)) != sha256_of(body):
+            raise ValueError(f"{path}: operation {operation['id']} is not the SHA-256 of its body")
+        bodies.append(body)
+    return bodies
 
 
 def problems(document: str) -> list[str]:

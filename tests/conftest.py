@@ -191,6 +191,20 @@ def server(herald: Herald) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
+def sqlite_herald(sqlite_settings: Settings) -> Iterator[Herald]:
+    """For tests of what does not depend on the backend."""
+    h = Herald(sqlite_settings)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def sqlite_server(sqlite_herald: Herald) -> Iterator[LiveServer]:
+    with LiveServer(sqlite_herald) as live:
+        yield live
+
+
+@pytest.fixture
 def api(server: LiveServer) -> Iterator[Api]:
     client = server.client("acme", "acme-bot")
     yield client

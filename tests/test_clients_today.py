@@ -9,7 +9,7 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,6 @@ from gql.client import AsyncClientSession
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 
-from app.runtime import Herald
-from app.settings import Settings
 from tests.conftest import Api, LiveServer, draft
 
 WAIT = 30.0
@@ -42,12 +40,9 @@ NODE = gql(
 
 
 @pytest.fixture
-def server(sqlite_settings: Settings) -> Iterator[LiveServer]:
+def server(sqlite_server: LiveServer) -> LiveServer:
     """SQLite only: the clients speak to the API, which is the same on either backend."""
-    herald = Herald(sqlite_settings)
-    with LiveServer(herald) as live:
-        yield live
-    herald.close()
+    return sqlite_server
 
 
 def recorded_after(api: Api, cursor: str) -> list[dict[str, Any]]:

@@ -4,14 +4,12 @@ once to learn whose it is, and only the subscriptions it concerns wake and read 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
 from app.api import keycheck
 from app.database import Database
 from app.runtime import Herald
-from app.settings import Settings
 from tests.live import WAIT, Reads, Subscription, draft, live, principal_of
 from tests.processes import herald_cli
 
@@ -44,14 +42,6 @@ async def test_an_event_wakes_no_idle_subscription_of_another_workspace(
         assert all(s.results.empty() for s in idle)
     finally:
         await asyncio.gather(*(s.close() for s in [*idle, watcher]))
-
-
-@pytest.fixture
-def sqlite_herald(sqlite_settings: Settings) -> Iterator[Herald]:
-    """For what does not depend on the backend (the first test runs the hub's SQL on both)."""
-    herald = Herald(sqlite_settings)
-    yield herald
-    herald.close()
 
 
 async def test_one_key_check_serves_every_subscription_and_a_revocation_ends_them_all(

@@ -28,13 +28,10 @@ WRITE = 'mutation { draftMessage(input: {conversationId: "c", text: "hi"}) { id 
 
 
 @pytest.fixture
-def server(sqlite_settings: Settings) -> Iterator[LiveServer]:
+def server(sqlite_server: LiveServer) -> LiveServer:
     """SQLite only: what these tests prove does not depend on the backend (the documents'
     SQL runs on both in the trusted-mode test)."""
-    herald = Herald(sqlite_settings)
-    with LiveServer(herald) as live:
-        yield live
-    herald.close()
+    return sqlite_server
 
 
 def sha(document: str) -> str:

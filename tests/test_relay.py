@@ -4,12 +4,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from app.runtime import Herald
-from app.settings import Settings
 from tests.conftest import Api, LiveServer, draft
 
 NODE = """
@@ -21,12 +18,9 @@ NODES = "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"
 
 
 @pytest.fixture
-def server(sqlite_settings: Settings) -> Iterator[LiveServer]:
+def server(sqlite_server: LiveServer) -> LiveServer:
     """SQLite only: node reads the same view as message(id:), which runs on both backends."""
-    herald = Herald(sqlite_settings)
-    with LiveServer(herald) as live:
-        yield live
-    herald.close()
+    return sqlite_server
 
 
 def test_node_finds_a_message_by_the_same_id_message_uses(api: Api) -> None:

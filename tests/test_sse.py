@@ -32,13 +32,10 @@ TOKEN = "x-graphql-event-stream-token"
 
 
 @pytest.fixture
-def server(sqlite_settings: Settings) -> Iterator[LiveServer]:
+def server(sqlite_server: LiveServer) -> LiveServer:
     """SQLite only: what these tests prove does not depend on the backend (the hub's and
     the keys' SQL run on both in test_live_wakes.py and test_resume.py)."""
-    herald = Herald(sqlite_settings)
-    with LiveServer(herald) as live:
-        yield live
-    herald.close()
+    return sqlite_server
 
 
 def url(server: LiveServer) -> str:

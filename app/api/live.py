@@ -8,6 +8,8 @@ from collections.abc import AsyncGenerator
 
 from strawberry.types import Info
 
+from app.runtime import Herald
+
 from .context import blocking, context_of
 from .events import MessageEvent, event_of
 from .hub import hub_of
@@ -15,6 +17,10 @@ from .paging import parse_cursor
 from .quota import quota_of
 
 _PAGE = 100
+
+
+def _present(herald: Herald) -> int:
+    return herald.projection.position
 
 
 def at(event: MessageEvent, position: int) -> MessageEvent:
@@ -36,7 +42,7 @@ async def message_events(
         hub.listening(principal, conversation_id, message_id) as listener,
     ):
         # Listening starts before the position is read, so nothing falls between the two.
-        position = herald.projection.position if start is None else start
+        position = start if start is not None else await blocking(_present, herald)
         while True:
             page = await blocking(
                 herald.views.events,

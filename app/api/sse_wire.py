@@ -65,9 +65,13 @@ class Params:
 
 def _json(data: str | bytes, name: str) -> Any:
     try:
-        return json.loads(data)
+        return json.loads(data, parse_constant=_not_json)
     except (ValueError, RecursionError):
         raise ValidationFailed.at(name, "is not JSON") from None
+
+
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def allowed(request: Request) -> set[OperationType]:
