@@ -9,16 +9,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from uuid import UUID
 
 from app.database import Database
-from app.errors import Unauthenticated
 from app.runtime import Herald
 from app.workspaces import Principal
 
 from .context import blocking
 from .keycheck import KeyChecks
+from .listener import Listener, wake
 from .per_herald import per_herald
 
 log = logging.getLogger(__name__)
@@ -40,45 +38,6 @@ def moved(db: Database, after: int, upto: int) -> list[tuple[int, str, str, str]
         return [(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in c.fetchall()]
 
 
-@dataclass(eq=False)
-class Listener:
-    """One subscription's side of the hub: woken when an event may concern it."""
-
-    hub: Hub
-    principal: Principal
-    conversation_id: str | None
-    message_id: str | None
-    woken: asyncio.Event = field(default_factory=asyncio.Event)
-    revoked: bool = False
-
-    def __post_init__(self) -> None:
-        if self.message_id is not None:
-            try:
-                self.message_id = UUID(self.message_id).hex  # as the view stores it
-            except ValueError:
-                self.message_id = ""  # names no message: matches nothing
-
-    def concerns(
-        self, pairs: set[tuple[str, str]], conversations: set[str], messages: set[str]
-    ) -> bool:
-        """Whether events of these (conversation, message) pairs pass this one's filter."""
-        if self.conversation_id is None:
-            return self.message_id is None or self.message_id in messages
-        if self.message_id is None:
-            return self.conversation_id in conversations
-        return (self.conversation_id, self.message_id) in pairs
-
-    async def wait(self) -> None:
-        """Until an event may concern this subscription; then its key must still be valid."""
-        await self.woken.wait()
-        self.woken.clear()
-        await self.confirm()
-
-    async def confirm(self) -> None:
-        if self.revoked or not await self.hub.keys.confirm(self.principal.key_digest):
-            raise Unauthenticated("the API key was revoked")
-
-
 class Hub:
     def __init__(self, herald: Herald) -> None:
         self.db = herald.store.db
@@ -96,7 +55,7 @@ class Hub:
         self, principal: Principal, conversation_id: str | None, message_id: str | None
     ) -> Iterator[Listener]:
         self._bind()
-        listener = Listener(self, principal, conversation_id, message_id)
+        listener = Listener(self.keys, principal, conversation_id, message_id)
         self.by_workspace.setdefault(principal.workspace, set()).add(listener)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -160,7 +119,7 @@ class Hub:
                 if workspace in self.by_workspace:
                     touched.setdefault(workspace, set()).add((conversation_id, message_id))
             for workspace, pairs in touched.items():
-                _wake(self.by_workspace.get(workspace, set()), pairs)
+                wake(self.by_workspace.get(workspace, set()), pairs)
             self.read_to = rows[-1][0] if len(rows) == _ROWS else target
 
     async def _check_keys(self) -> None:
@@ -170,14 +129,6 @@ class Hub:
             if listener.principal.key_digest not in active:
                 listener.revoked = True
                 listener.woken.set()
-
-
-def _wake(listeners: set[Listener], pairs: set[tuple[str, str]]) -> None:
-    conversations = {conversation for conversation, _ in pairs}
-    messages = {message for _, message in pairs}
-    for listener in listeners:
-        if listener.concerns(pairs, conversations, messages):
-            listener.woken.set()
 
 
 hub_of = per_herald(Hub)
