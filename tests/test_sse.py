@@ -15,6 +15,7 @@ import pytest
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
+from app.api import sse_single
 from app.runtime import Herald
 from app.settings import Settings
 from tests.conftest import Api, LiveServer, draft
@@ -281,3 +282,26 @@ def test_a_reserved_stream_refuses_another_key_a_second_reader_and_unknown_token
             assert unreserved.status_code == 401
     finally:
         other.close()
+
+
+def test_a_reservation_nobody_opens_lapses_and_gives_its_connection_back(
+    one_connection: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sse_single, "_UNCLAIMED", 0.2)
+    api = one_connection.client("acme")
+    try:
+        with httpx.Client(timeout=WAIT) as http:
+            token = reserve(http, one_connection, api)
+            over = http.put(url(one_connection), headers=bearer(api))
+            assert (over.status_code, over.json()["errors"][0]["extensions"]["code"]) == (
+                429,
+                "LIMIT_EXCEEDED",
+            )
+            deadline = time.monotonic() + WAIT
+            while (again := http.put(url(one_connection), headers=bearer(api))).status_code != 201:
+                assert time.monotonic() < deadline, "the unopened reservation never lapsed"
+            assert again.text != token
+            lapsed = operate(http, one_connection, api, token, "x", query="{ __typename }")
+            assert lapsed.status_code == 404
+    finally:
+        api.close()
