@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,17 @@ def server(herald: Herald) -> Iterator[LiveServer]:
         yield live
 
 
+@contextmanager
+def served(settings: Settings) -> Iterator[LiveServer]:
+    """A live server on a Herald of its own, for tests that need settings of their own."""
+    herald = Herald(settings)
+    try:
+        with LiveServer(herald) as live:
+            yield live
+    finally:
+        herald.close()
+
+
 @pytest.fixture
 def sqlite_herald(sqlite_settings: Settings) -> Iterator[Herald]:
     """For tests of what does not depend on the backend."""
@@ -199,8 +211,8 @@ def sqlite_herald(sqlite_settings: Settings) -> Iterator[Herald]:
 
 
 @pytest.fixture
-def sqlite_server(sqlite_herald: Herald) -> Iterator[LiveServer]:
-    with LiveServer(sqlite_herald) as live:
+def sqlite_server(sqlite_settings: Settings) -> Iterator[LiveServer]:
+    with served(sqlite_settings) as live:
         yield live
 
 

@@ -14,9 +14,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from app.runtime import Herald
 from app.settings import Settings
-from tests.conftest import LiveServer, draft
+from tests.conftest import LiveServer, draft, served
 from tests.ws import init, receive
 
 SUBSCRIBE = "subscription($after: String) { messageEvents(after: $after) { messageId } }"
@@ -26,10 +25,8 @@ TRANSPORT = [Subprotocol("graphql-transport-ws")]
 @pytest.fixture
 def capped(sqlite_settings: Settings) -> Iterator[LiveServer]:
     settings = replace(sqlite_settings, max_connections_per_key=2, max_subscriptions_per_key=3)
-    herald = Herald(settings)
-    with LiveServer(herald) as live:
+    with served(settings) as live:
         yield live
-    herald.close()
 
 
 def opened(server: LiveServer, stack: ExitStack) -> ClientConnection:

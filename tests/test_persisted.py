@@ -16,9 +16,8 @@ import pytest
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from app.runtime import Herald
 from app.settings import Settings
-from tests.conftest import Api, LiveServer
+from tests.conftest import Api, LiveServer, served
 from tests.processes import herald_cli
 from tests.sse import streamed
 from tests.ws import init, receive, run_over
@@ -98,10 +97,8 @@ def test_an_invalid_document_is_not_remembered(api: Api) -> None:
 
 @pytest.fixture
 def small_memory(sqlite_settings: Settings) -> Iterator[LiveServer]:
-    herald = Herald(replace(sqlite_settings, apq_documents=2, apq_document_bytes=200))
-    with LiveServer(herald) as live:
+    with served(replace(sqlite_settings, apq_documents=2, apq_document_bytes=200)) as live:
         yield live
-    herald.close()
 
 
 def test_remembered_documents_are_bounded_in_number_and_in_size(small_memory: LiveServer) -> None:
@@ -125,10 +122,8 @@ def test_remembered_documents_are_bounded_in_number_and_in_size(small_memory: Li
 
 @pytest.fixture
 def trusted(settings: Settings) -> Iterator[LiveServer]:
-    herald = Herald(replace(settings, trusted_documents=True))
-    with LiveServer(herald) as live:
+    with served(replace(settings, trusted_documents=True)) as live:
         yield live
-    herald.close()
 
 
 def add_documents(server: LiveServer, *paths: Path) -> str:

@@ -16,9 +16,8 @@ from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from app.api import sse_single
-from app.runtime import Herald
 from app.settings import Settings
-from tests.conftest import Api, LiveServer, draft
+from tests.conftest import Api, LiveServer, draft, served
 from tests.processes import herald_cli
 from tests.sse import WAIT, Stream, streamed
 from tests.ws import init
@@ -162,10 +161,8 @@ def test_revoking_a_key_ends_its_sse_subscription(server: LiveServer) -> None:
 
 @pytest.fixture
 def one_connection(sqlite_settings: Settings) -> Iterator[LiveServer]:
-    herald = Herald(replace(sqlite_settings, max_connections_per_key=1))
-    with LiveServer(herald) as live:
+    with served(replace(sqlite_settings, max_connections_per_key=1)) as live:
         yield live
-    herald.close()
 
 
 def test_sse_streams_and_websockets_share_their_keys_connection_cap(
