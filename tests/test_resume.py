@@ -103,14 +103,16 @@ def test_a_subscription_dropped_and_resumed_from_its_cursor_gets_every_event_onc
             writer.close()
 
     recorded = recorded_after(api, first_cursor)
-    assert len(recorded) == expected
-    assert got == recorded
     cursors = [int(e["cursor"]) for e in got]
-    assert cursors == sorted(set(cursors))
     record(
         "resumed subscriptions",
         backend_of(server.herald.settings.database_url),
         drops=drops,
         events_checked=len(got),
         concurrent_writers=WRITERS,
+        events_missed=len({e["cursor"] for e in recorded} - {e["cursor"] for e in got}),
+        events_repeated=len(cursors) - len(set(cursors)),
     )
+    assert len(recorded) == expected
+    assert got == recorded
+    assert cursors == sorted(set(cursors))
