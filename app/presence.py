@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 TABLE = "herald_servers"
 BEAT_SECONDS = 10.0
 STALE_AFTER = 3 * BEAT_SECONDS
+_LOOK_SECONDS = 1.0  # how soon a change in open subscriptions is written
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Presence:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.started = time.time()
 
-    def beat(self) -> None:
+    def beat(self, subscriptions: int) -> None:
         sql = self.db.sql
         with self.db.transaction(commit=True) as c:
             c.execute(
@@ -63,7 +64,7 @@ class Presence:
                     os.getpid(),
                     self.started,
                     time.time(),
-                    SubscriptionsHere.count,
+                    subscriptions,
                     int(self.herald.project),
                 ),
             )
@@ -73,16 +74,22 @@ class Presence:
             c.execute(self.db.sql(f"DELETE FROM {TABLE} WHERE id = ?"), (self.id,))
 
     async def keep_beating(self) -> None:
-        """Beat now and every few seconds until cancelled; a failed beat is tried again."""
+        """Beat now, then every few seconds or as soon as the subscriptions open here change,
+        until cancelled; a failed beat is tried again."""
         from app import metrics
 
+        last: tuple[float, int] = (0.0, -1)
         while True:
-            try:
-                await asyncio.to_thread(self.beat)
-                metrics.sample_pool(self.herald)
-            except Exception:
-                log.warning("the server's heartbeat failed; trying again", exc_info=True)
-            await asyncio.sleep(BEAT_SECONDS)
+            now = time.monotonic()
+            if now - last[0] >= BEAT_SECONDS or SubscriptionsHere.count != last[1]:
+                try:
+                    count = SubscriptionsHere.count
+                    await asyncio.to_thread(self.beat, count)
+                    last = (now, count)
+                    metrics.sample_pool(self.herald)
+                except Exception:
+                    log.warning("the server's heartbeat failed; trying again", exc_info=True)
+            await asyncio.sleep(_LOOK_SECONDS)
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
