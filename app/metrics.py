@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import glob
 import hmac
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -33,7 +34,9 @@ from starlette.responses import JSONResponse, Response
 from app.positions import read_positions
 from app.runtime import Herald
 
+log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_DATABASE_UP = "1 when this scrape could read the positions from the database, else 0."
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -120,7 +123,13 @@ class PositionsCollector(Collector):
         self.herald = herald
 
     def collect(self) -> Iterator[Any]:
-        positions = read_positions(self.herald)
+        try:
+            positions = read_positions(self.herald)
+        except Exception:
+            log.warning("reading the positions for /metrics failed", exc_info=True)
+            yield GaugeMetricFamily("herald_database_up", _DATABASE_UP, 0)
+            return
+        yield GaugeMetricFamily("herald_database_up", _DATABASE_UP, 1)
         yield GaugeMetricFamily(
             "herald_events_position", "The last position of the event log.", positions.events
         )

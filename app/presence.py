@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from app.api.measure import SubscriptionsHere
 from app.database import Database
-from app.runtime import Herald
+from app.runtime import Herald, schema_lock
 
 log = logging.getLogger(__name__)
 TABLE = "herald_servers"
@@ -42,16 +42,17 @@ class Presence:
         self.db: Database = herald.store.db
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.started = time.time()
-
-    def beat(self, subscriptions: int) -> None:
-        sql = self.db.sql
-        with self.db.transaction(commit=True) as c:
+        with schema_lock(herald.settings), self.db.transaction(commit=True) as c:
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} (id TEXT PRIMARY KEY, host TEXT NOT NULL, "
                 "pid INTEGER NOT NULL, started DOUBLE PRECISION NOT NULL, "
                 "beat DOUBLE PRECISION NOT NULL, subscriptions INTEGER NOT NULL, "
                 "projecting INTEGER NOT NULL)"
             )
+
+    def beat(self, subscriptions: int) -> None:
+        sql = self.db.sql
+        with self.db.transaction(commit=True) as c:
             c.execute(
                 sql(
                     f"INSERT INTO {TABLE} (id, host, pid, started, beat, subscriptions, "
