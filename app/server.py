@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ from app.runtime import Herald
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
+_LEAVE_SECONDS = 2.0
 _BLOCKING_THREADS = 32  # at least the concurrent requests we expect, so they can share commits
 MAX_BODY = 1024 * 1024
 
@@ -183,7 +185,11 @@ def create_app(
             yield
         finally:
             beating.cancel()
-            await asyncio.to_thread(presence.stop)
+            # Leaving is a courtesy (a row without heartbeats goes stale by itself): never
+            # hold the shutdown up for it.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_LEAVE_SECONDS):
+                    await asyncio.to_thread(presence.stop)
             herald.close()
             if tracer_provider is not None:
                 tracer_provider.shutdown()
