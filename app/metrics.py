@@ -2,42 +2,26 @@
 
 Counters and histograms are kept by prometheus_client in this process, or, when
 PROMETHEUS_MULTIPROC_DIR is set (`herald serve --workers N` sets it), in files that every worker
-writes and any worker reads. Positions, lag and pool use are read when scraped. Every label
+writes and any worker reads (app.scrape renders them). Positions, lag and pool use are read
+when scraped. Every label
 takes its values from a fixed set (the schema's root fields, the contract's error codes), so
 nothing a client sends can grow the number of series."""
 
 from __future__ import annotations
 
-import asyncio
-import glob
-import hmac
 import logging
-import os
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from app.positions import read_positions
 from app.runtime import Herald
 
 log = logging.getLogger(__name__)
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _DATABASE_UP = "1 when this scrape could read the positions from the database, else 0."
-CONTENT_TYPE = CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 OPERATIONS = Counter(
@@ -148,64 +132,3 @@ class PositionsCollector(Collector):
             lag.add_metric([name], positions.lag(name))
         yield consumer
         yield lag
-
-
-class Exposition(Collector):
-    """What a scrape of one app shows: the process's (or every worker's) metrics and the
-    database's positions."""
-
-    def __init__(self, herald: Herald) -> None:
-        self.herald = herald
-        self.positions = PositionsCollector(herald)
-
-    def collect(self) -> Iterable[Any]:
-        sample_pool(self.herald)
-        folder = os.environ.get(MULTIPROC_ENV)
-        if folder:
-            _forget_dead_workers(folder)
-            yield from MultiProcessCollector(None, folder).collect()  # type: ignore[no-untyped-call]
-        else:
-            yield from REGISTRY.collect()
-        yield from self.positions.collect()
-
-    def render(self) -> bytes:
-        return generate_latest(self)
-
-
-def scrape(herald: Herald) -> Any:
-    """The GET /metrics endpoint; with HERALD_METRICS_TOKEN set, only for that bearer token."""
-    exposition = Exposition(herald)
-    token = herald.settings.metrics_token
-    expected = f"Bearer {token}".encode()
-
-    async def endpoint(request: Request) -> Response:
-        given = request.headers.get("authorization", "").encode()
-        if token and not hmac.compare_digest(given, expected):
-            return JSONResponse(
-                {"error": "send the metrics token: Authorization: Bearer <HERALD_METRICS_TOKEN>"},
-                401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        body = await asyncio.to_thread(exposition.render)  # positions are read from the database
-        return Response(body, media_type=CONTENT_TYPE)
-
-    return endpoint
-
-
-_LIVE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
-
-
-def _forget_dead_workers(folder: str) -> None:
-    """A worker that died leaves its live gauges behind (open subscriptions, pool use);
-    they stop counting once its process is gone."""
-    for path in glob.glob(os.path.join(folder, "gauge_live*_*.db")):
-        found = _LIVE_FILE.search(path)
-        if found is None:
-            continue
-        pid = int(found.group(1))
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
-        except PermissionError:
-            pass  # alive, owned by another user

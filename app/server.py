@@ -25,7 +25,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from app import explorer, health, logs, metrics, telemetry
+from app import explorer, health, logs, metrics, scrape, telemetry
 from app.api.context import Context, blocking
 from app.api.errors import classify
 from app.api.guards import LegacyWSHandler, TransportWSHandler
@@ -200,7 +200,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
-            Route("/metrics", metrics.scrape(herald)),
+            Route("/metrics", scrape.endpoint(herald)),
             Route(f"{explorer.ASSET_ROUTE}/{{name}}", explorer.asset),
         ],
         lifespan=lifespan,

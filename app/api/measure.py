@@ -17,18 +17,10 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from app import metrics
+from app.errors import HeraldError
 
-CODES = frozenset(
-    {
-        "UNAUTHENTICATED",
-        "FORBIDDEN",
-        "NOT_FOUND",
-        "CONFLICT",
-        "VALIDATION_FAILED",
-        "LIMIT_EXCEEDED",
-        "INTERNAL_SERVER_ERROR",
-    }
-)
+# The contract's codes, and the one a masked unexpected error gets (app.api.errors).
+CODES = frozenset({e.code for e in HeraldError.__subclasses__()} | {"INTERNAL_SERVER_ERROR"})
 UNKNOWN = "unknown"  # a document that does not parse, or names no field of the schema
 MULTIPLE = "multiple"  # several root fields in one operation
 INTROSPECTION = "introspection"
