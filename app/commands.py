@@ -192,7 +192,7 @@ def history(raw_id: str) -> int:
     if herald is None:
         return 2
     try:
-        events = list(herald.store.events.get(message_id))
+        events = herald.store.events_of(message_id)
         if not events:
             print(f"no message {raw_id}", file=sys.stderr)
             return 1
