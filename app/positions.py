@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.projection import TRACKING_NAME
+from app.projection import Projection
 from app.runtime import Herald
+
+VIEWS = Projection.name  # the views' consumer
 
 
 @dataclass(frozen=True)
@@ -16,14 +18,14 @@ class Positions:
 
     @property
     def views(self) -> int:
-        return self.consumers.get(TRACKING_NAME, 0)
+        return self.consumers.get(VIEWS, 0)
 
-    def lag(self, consumer: str = TRACKING_NAME) -> int:
+    def lag(self, consumer: str = VIEWS) -> int:
         return max(0, self.events - self.consumers.get(consumer, 0))
 
 
 def read_positions(herald: Herald) -> Positions:
-    table = herald.projection.tracking_table
+    table = herald.store.tracking_table
     with herald.store.db.transaction(commit=False) as c:
         c.execute(
             f"SELECT application_name, MAX(notification_id) FROM {table} GROUP BY application_name"
@@ -33,4 +35,4 @@ def read_positions(herald: Herald) -> Positions:
     consumers = {str(n): int(p) for n, p in rows if not str(n).startswith("__")}
     events = herald.store.recorder.max_notification_id() or 0
     # Read after the consumers, so a consumer is never seen ahead of the log.
-    return Positions(events=events, consumers={TRACKING_NAME: 0, **consumers})
+    return Positions(events=events, consumers={VIEWS: 0, **consumers})
