@@ -15,6 +15,7 @@ from app.domain import Message as Aggregate
 from app.lifecycle import Channel as ChannelValue
 from app.lifecycle import Status
 
+from .revisions import approval_field, revisions_field
 from .scalars import JSON, DateTime, json_value, when
 
 if TYPE_CHECKING:
@@ -260,6 +261,9 @@ class MessageType:
         from .events import history_page
 
         return await history_page(info, str(self.id), 100 if first is None else first, after)
+
+    revisions = revisions_field()
+    approval = approval_field()
 
 
 def recipients_of(raw: list[dict[str, str]]) -> list[Recipient]:
