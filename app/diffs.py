@@ -52,7 +52,10 @@ def diff(old: str, new: str, budget: int = BUDGET) -> list[Segment]:
     steps = _myers(middle_a, middle_b, ca[start : len(a) - end], cb[start : len(b) - end], budget)
     if steps is None:
         steps = [(Op.DELETE, "".join(middle_a)), (Op.INSERT, "".join(middle_b))]
-    return _tidy([(Op.EQUAL, "".join(a[:start])), *steps, (Op.EQUAL, "".join(a[len(a) - end :]))])
+    segments = _tidy(
+        [(Op.EQUAL, "".join(a[:start])), *steps, (Op.EQUAL, "".join(a[len(a) - end :]))]
+    )
+    return _slide(segments)
 
 
 def change_of(segments: list[Segment]) -> Change:
@@ -161,3 +164,20 @@ def _tidy(steps: list[tuple[Op, str]]) -> list[Segment]:
     if kept:
         segments.append(Segment(Op.EQUAL, "".join(kept)))
     return segments
+
+
+def _slide(segments: list[Segment]) -> list[Segment]:
+    """Moves a lone insertion or removal that starts with a space one place on, where the text
+    after it starts with that same space: "our| Leeds|depot" reads better as "our |Leeds |depot",
+    and is as exact."""
+    out = [Segment(Op.EQUAL, ""), *segments]
+    for i in range(1, len(out) - 1):
+        before, change, after = out[i - 1], out[i], out[i + 1]
+        if before.op is not Op.EQUAL or change.op is Op.EQUAL or after.op is not Op.EQUAL:
+            continue
+        moved, text, rest = "", change.text, after.text
+        while text[0].isspace() and rest[0] == text[0] and len(rest) > 1:
+            moved, text, rest = moved + text[0], text[1:] + rest[0], rest[1:]
+        out[i - 1] = Segment(Op.EQUAL, before.text + moved)
+        out[i], out[i + 1] = Segment(change.op, text), Segment(Op.EQUAL, rest)
+    return [s for s in out if s.text]

@@ -38,6 +38,19 @@ def test_words_changed_side_by_side_read_as_one_change_not_several() -> None:
     ]
 
 
+def test_an_added_word_is_marked_with_the_space_after_it_not_before_it() -> None:
+    assert diff("our depot", "our Leeds depot") == [
+        Segment(E, "our "),
+        Segment(INS, "Leeds "),
+        Segment(E, "depot"),
+    ]
+    assert diff("our Leeds depot", "our depot") == [
+        Segment(E, "our "),
+        Segment(D, "Leeds "),
+        Segment(E, "depot"),
+    ]
+
+
 def test_changes_far_apart_in_a_long_text_are_each_marked_alone() -> None:
     words = [f"word{i}" for i in range(5_000)]
     edited = [*words]
