@@ -72,7 +72,7 @@ def test_unchanged_empty_added_and_removed_texts() -> None:
 
 
 def test_a_pair_past_the_budget_is_shown_as_its_middle_replaced_and_stays_exact() -> None:
-    # Repetitive text made difflib's SequenceMatcher take 12.5 s for 1,000 words; here the
+    # Repetitive text made difflib's SequenceMatcher take 12.5 s for 500 words; here the
     # search stops at its budget and shows the differing middle removed and the new one added.
     old = " ".join(["the"] * 2_000)
     new = " ".join(["the", "a"] * 1_000)

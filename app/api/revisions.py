@@ -159,8 +159,8 @@ def _page(
 ) -> tuple[list[Revision], bool]:
     """The revisions after version `after`, out of at most first + MAX_HISTORY events (a message
     has at most a few events that are not revisions: approval, sending, delivery, redaction)."""
-    before = store.load(p, raw_id, after).content if after else None
-    limit = first + MAX_HISTORY
+    before = store.load(p, raw_id, after).content if after and first else None
+    limit = first + MAX_HISTORY if first else 1  # first: 0 only asks whether more follow
     events = store.history(p, raw_id, after, limit)
     # Read last, so that content read before a redaction is not answered after it.
     erased = store.load(p, raw_id).redacted
