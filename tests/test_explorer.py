@@ -9,27 +9,16 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from app import explorer
-from app.runtime import Herald
-from app.settings import Settings
 from tests.browser import Browser
 from tests.conftest import LiveServer, draft
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
-
-@pytest.fixture
-def sqlite_server(sqlite_settings: Settings) -> Iterator[LiveServer]:
-    herald = Herald(sqlite_settings)
-    with LiveServer(herald) as live:
-        yield live
-    herald.close()
 
 
 def need_assets() -> None:

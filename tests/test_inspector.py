@@ -19,8 +19,6 @@ import httpx
 import pytest
 
 from app import inspector
-from app.runtime import Herald
-from app.settings import Settings
 from tests.browser import Browser
 from tests.conftest import Api, LiveServer, draft
 
@@ -40,14 +38,6 @@ query($id: ID!) { message(id: $id) {
   approval { edits change { wordsAdded wordsRemoved } }
 } }
 """
-
-
-@pytest.fixture
-def sqlite_server(sqlite_settings: Settings) -> Iterator[LiveServer]:
-    herald = Herald(sqlite_settings)
-    with LiveServer(herald) as live:
-        yield live
-    herald.close()
 
 
 def reviewed(api: Api) -> str:

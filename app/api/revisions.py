@@ -133,7 +133,7 @@ async def _revisions(
         ),
     ] = None,
 ) -> MessageRevisionConnection:
-    from .types import PageInfo
+    from .types import page_info  # .types holds Message, which holds these fields
 
     ctx = context_of(info)
     size = DEFAULT_REVISIONS if first is None else first
@@ -143,14 +143,9 @@ async def _revisions(
         _page, ctx.herald.store, ctx.principal(), str(root.id), size, position
     )
     edges = [MessageRevisionEdge(cursor=str(r.version), node=_revision(r)) for r in found]
+    cursors = [edge.cursor for edge in edges]
     return MessageRevisionConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=more,
-            has_previous_page=bool(position),
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+        edges=edges, page_info=page_info(cursors, has_next=more, has_previous=bool(position))
     )
 
 

@@ -150,6 +150,16 @@ class PageInfo:
     )
 
 
+def page_info(cursors: list[str], *, has_next: bool, has_previous: bool) -> PageInfo:
+    """Where a page of these cursors starts and ends."""
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=has_previous,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
+
+
 @strawberry.type(name="Message", description="A message as it stands now (the read model).")
 class MessageType:
     id: strawberry.ID = strawberry.field(
