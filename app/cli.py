@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--path", type=Path, default=SCHEMA_FILE)
     history = commands.add_parser("history", help="print a message's event timeline")
     history.add_argument("message_id")
+    history.add_argument(
+        "--diff", action="store_true", help="show each revision's word diff from the one before"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         return run.verify_views()
     if args.command == "project":
         return run.project()
-    return run.history(args.message_id)
+    return run.history(args.message_id, diff=args.diff)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from app import explorer
+from app import explorer, inspector
 from app.api.context import Context, blocking
 from app.api.errors import classify
 from app.api.guards import LegacyWSHandler, TransportWSHandler
@@ -177,6 +177,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", health),
             Route(f"{explorer.ASSET_ROUTE}/{{name}}", explorer.asset),
+            *inspector.ROUTES,
         ],
         lifespan=lifespan,
     )
