@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--path", type=Path, default=SCHEMA_FILE)
     history = commands.add_parser("history", help="print a message's event timeline")
     history.add_argument("message_id")
+    history.add_argument(
+        "--diff", action="store_true", help="show each revision's word diff from the one before"
+    )
     status = commands.add_parser(
         "status", help="positions, lag, each workspace's messages and events, servers"
     )
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return run.project()
     if args.command == "status":
         return run.status(args.json)
-    return run.history(args.message_id)
+    return run.history(args.message_id, diff=args.diff)
 
 
 def _metrics_across_workers(workers: int) -> str | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from uuid import UUID
 
 from app.bodies import plain_text
+from app.revisions import diff_lines
 from app.runtime import Herald
 from app.settings import Settings
 
@@ -182,7 +183,7 @@ def _bar(done: int, total: int, width: int = 40) -> None:
     )
 
 
-def history(raw_id: str) -> int:
+def history(raw_id: str, *, diff: bool = False) -> int:
     try:
         message_id = UUID(raw_id)
     except ValueError:
@@ -196,6 +197,7 @@ def history(raw_id: str) -> int:
         if not events:
             print(f"no message {raw_id}", file=sys.stderr)
             return 1
+        diffs = diff_lines(events) if diff else {}
         for e in events:
             state = vars(e)
             detail = _detail(type(e).__name__, state)
@@ -203,6 +205,8 @@ def history(raw_id: str) -> int:
                 f"v{e.originator_version:<4} {state['timestamp'].isoformat(timespec='seconds')}"
                 f"  {type(e).__name__:<14} by {state.get('actor') or '-'}{detail}"
             )
+            if e.originator_version in diffs:
+                print(diffs[e.originator_version])
     finally:
         herald.close()
     return 0

@@ -16,7 +16,7 @@ from app.logs import REQUEST_ID
 HEADER = b"x-request-id"
 _SANE = re.compile(rb"[A-Za-z0-9._:+/=-]{1,128}")
 # Routes by their first path segment; anything else is "other", so a client cannot add series.
-ROUTES = frozenset({"graphql", "graphiql", "healthz", "readyz", "metrics"})
+ROUTES = frozenset({"graphql", "graphiql", "inspect", "healthz", "readyz", "metrics"})
 
 
 def route_of(path: str) -> str:

@@ -25,7 +25,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from app import explorer, health, logs, metrics, scrape, telemetry
+from app import explorer, health, inspector, logs, metrics, scrape, telemetry
 from app.api.context import Context, blocking
 from app.api.errors import classify
 from app.api.guards import LegacyWSHandler, TransportWSHandler
@@ -202,6 +202,7 @@ def create_app(
             Route("/readyz", health.readyz),
             Route("/metrics", scrape.endpoint(herald)),
             Route(f"{explorer.ASSET_ROUTE}/{{name}}", explorer.asset),
+            *inspector.ROUTES,
         ],
         lifespan=lifespan,
     )

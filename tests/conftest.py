@@ -192,6 +192,15 @@ def server(herald: Herald) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
+def sqlite_server(sqlite_settings: Settings) -> Iterator[LiveServer]:
+    """A live server on SQLite only, for tests of pages, whose backend does not matter."""
+    herald = Herald(sqlite_settings)
+    with LiveServer(herald) as live:
+        yield live
+    herald.close()
+
+
+@pytest.fixture
 def api(server: LiveServer) -> Iterator[Api]:
     client = server.client("acme", "acme-bot")
     yield client
