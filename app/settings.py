@@ -23,6 +23,11 @@ class Settings:
     rate_burst: int = 2000
     # Browser pages on other origins may not open subscriptions unless listed ("*" for any).
     allowed_origins: tuple[str, ...] = ()
+    # Operating it: /readyz fails when the views trail the events by more than this many
+    # positions; /metrics asks for this bearer token when set; "json" logs one object a line.
+    ready_max_lag: int = 1000
+    metrics_token: str | None = None
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -40,6 +45,9 @@ class Settings:
             allowed_origins=tuple(
                 o.strip() for o in (env.get("HERALD_ALLOWED_ORIGINS") or "").split(",") if o.strip()
             ),
+            ready_max_lag=int(env.get("HERALD_READY_MAX_LAG") or 1000),
+            metrics_token=env.get("HERALD_METRICS_TOKEN") or None,
+            log_format=env.get("HERALD_LOG_FORMAT") or "text",
         )
 
     def sqlite_path(self) -> Path:
@@ -51,6 +59,14 @@ class Settings:
         if not path:
             raise ValueError("the SQLite URL names no file")
         return Path(path)
+
+    def describe(self) -> str:
+        """Which database this is, for an operator to read (no password)."""
+        if not self.is_postgres:
+            return f"SQLite file {self.sqlite_path().resolve()}"
+        url = urlparse(self.database_url)
+        name = unquote(url.path.lstrip("/")) or "herald"
+        return f"PostgreSQL database {name} at {url.hostname or '127.0.0.1'}:{url.port or 5432}"
 
     @property
     def is_postgres(self) -> bool:
