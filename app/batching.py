@@ -24,10 +24,10 @@ class _Write(Generic[T]):
 
 
 class GroupCommit(Generic[T]):
-    """`save(item)` returns once the item is durably saved. Whoever holds the leader's lock
-    commits every waiting item at once; the others wait for the lock and, once they get it,
-    usually find their item saved. A conflict in a group sends each of its items alone, so
-    only the item that clashes fails."""
+    """`save(item)` returns once the item is durably saved, or raises why it was not. Whoever
+    holds the leader's lock commits the waiting items (up to a group) at once; the others wait
+    for the lock and, once they get it, usually find their item saved. A conflict in a group
+    sends each of its items alone, so only the item that clashes fails."""
 
     def __init__(self, commit: Callable[[Sequence[T]], None]) -> None:
         self._commit = commit
@@ -40,7 +40,9 @@ class GroupCommit(Generic[T]):
         with self._queue_lock:
             self._queue.append(write)
         with self._leader:
-            if not write.done:
+            # A leader takes at most a group from the head of the queue, which need not hold
+            # this write when more are waiting: lead again until it is done.
+            while not write.done:
                 self._lead()
         if write.error is not None:
             raise write.error
@@ -59,10 +61,10 @@ class GroupCommit(Generic[T]):
                         self._commit([write.item])
                     except Exception as alone:
                         write.error = alone
-        except BaseException as e:
+        except Exception as e:
+            # Each writer raises its own failure: the leader's own write may not be in the group.
             for write in group:
                 write.error = e
-            raise
         finally:
             for write in group:
                 write.done = True

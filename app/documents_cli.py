@@ -74,7 +74,11 @@ def add_documents(paths: list[Path]) -> int:
 
 
 def list_documents() -> int:
-    herald = Herald()
+    from app.commands import open_existing
+
+    herald = open_existing()  # a listing creates no database
+    if herald is None:
+        return 2
     try:
         for digest in Documents(herald.store.db, herald.settings).hashes():
             print(digest)

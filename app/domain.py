@@ -17,6 +17,7 @@ from app.lifecycle import (
     Status,
     moves_forward,
 )
+from app.personal import erase
 
 IDEMPOTENCY_NAMESPACE = UUID("5d1f6c1e-7d0e-4a53-9f8e-2b1f0f4b2a11")
 Body = dict[str, Any]
@@ -91,7 +92,9 @@ class Message(Aggregate):
     def update(self, *, send: bool) -> None:
         """Bird's rules for PATCH, checked before any change: only drafts can be updated, and
         one that needs approval cannot be sent by it."""
-        if self.state is not Status.DRAFT or self.redacted:
+        if self.redacted:
+            self._refuse("a redacted message cannot be updated")
+        if self.state is not Status.DRAFT:
             self._refuse("sent messages cannot be updated")
         if send and self.requires_approval:
             self._refuse("this message requires approval before it is sent")
@@ -115,13 +118,14 @@ class Message(Aggregate):
         if self.redacted:
             self._refuse("the message is already redacted")
         if self.state not in REDACTABLE_STATES:
-            self._refuse("only messages no longer in progress can be redacted")
+            self._refuse("a message in progress (ACCEPTED or PROCESSING) cannot be redacted yet")
         self._redacted(actor, reason)
 
     def record_status(self, actor: str | None, status: Status, reason: str | None) -> None:
         if not moves_forward(self.state, status):
             self._refuse(f"the status cannot move from {self.status} to {status.value}")
-        self._status_changed(actor, status.value, reason)
+        # A redacted message keeps taking reports, but nothing personal: its key is gone.
+        self._status_changed(actor, status.value, None if self.redacted else reason)
 
     def has_used(self, command: str, key: str | None) -> bool:
         return key is not None and _mark(command, key) in self.used_keys
@@ -131,6 +135,8 @@ class Message(Aggregate):
         return Status(self.status)
 
     def _require_draft(self, verb: str) -> None:
+        if self.redacted:
+            self._refuse(f"a redacted message cannot be {verb}")
         if self.state is not Status.DRAFT:
             self._refuse(f"only drafts can be {verb}; this message is {self.status}")
 
@@ -191,7 +197,7 @@ class Message(Aggregate):
     def _redacted(
         self, actor: str | None, reason: str | None, timestamp: datetime | None = None
     ) -> None:
-        self.content = None
+        erase(vars(self))
         self.redacted = True
         self.redacted_at = timestamp
 
@@ -210,3 +216,9 @@ def message_id(raw: str) -> UUID | None:
         return UUID(raw)
     except (ValueError, AttributeError, TypeError):
         return None
+
+
+# The event classes the @event decorators made, for whoever dispatches on them.
+Drafted: type[Aggregate.Event] = Message.Drafted  # type: ignore[attr-defined]
+Edited: type[Aggregate.Event] = Message.Edited  # type: ignore[attr-defined]
+Redacted: type[Aggregate.Event] = Message.Redacted  # type: ignore[attr-defined]

@@ -33,10 +33,11 @@ SENT_STATES = frozenset(
         Status.DELIVERY_FAILED,
     }
 )
-# SignalWire: messages still queued or being sent cannot be redacted.
-REDACTABLE_STATES = frozenset(
-    {Status.SENT, Status.DELIVERED, Status.SENDING_FAILED, Status.DELIVERY_FAILED}
-)
+# Handed to a channel and not yet reported sent or failed.
+IN_PROGRESS = frozenset({Status.ACCEPTED, Status.PROCESSING})
+# SignalWire: messages still queued or being sent cannot be redacted; drafts, rejected drafts
+# and finished messages can.
+REDACTABLE_STATES = frozenset(set(Status) - IN_PROGRESS)
 # Statuses a channel may report; the others are set by commands, never by receipts.
 REPORTABLE_STATES = frozenset(SENT_STATES - {Status.ACCEPTED})
 

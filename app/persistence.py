@@ -1,11 +1,18 @@
-"""eventsourcing's SQLite persistence, with every connection set up for durability and erasure."""
+"""eventsourcing's persistence, with what Herald adds to the transaction that records events.
+
+A save hands extra work to the recorder through its keyword arguments, as the library's own
+examples pass rows to `_insert_events`: the content keys the events give life to or end
+(`SealedEventStore`), and, on SQLite, the views' projection of the new events. Both commit with
+the events or not at all, so a kill -9 leaves the events and their keys and views together."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import EventStore, Notification, Recording, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
@@ -15,10 +22,49 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 
-from app.secrecy import write_keys
+from app.database import Cursor
+from app.secrecy import KeyChanges, KeyStore, SealingMapper
 
-# Application.save(..., content_keys={message id: key}) hands new messages' keys to the recorder.
-CONTENT_KEYS = "content_keys"
+InTransaction = Callable[[Cursor], None]
+# Save keyword arguments: the key to seal each message's events with, and (SQLite) what to run
+# in the same transaction after the events are inserted.
+KEYS = "keys"
+AFTER_EVENTS = "after_events"
+_BEFORE_EVENTS = "before_events"
+
+
+class SealedEventStore(EventStore[UUID]):
+    """Seals each event with its message's key and hands the recorder the key changes the
+    events make. `owns_keys` is False for the snapshot store: snapshots never make or end one."""
+
+    def __init__(self, mapper: SealingMapper, recorder: Any, keys: KeyStore | None) -> None:
+        super().__init__(mapper, recorder)
+        self.sealing = mapper
+        self.key_store = keys
+
+    def put(
+        self, domain_events: Sequence[DomainEventProtocol[UUID]], **kwargs: Any
+    ) -> list[Recording[UUID]]:
+        keys: Mapping[UUID, bytes | None] = kwargs.pop(KEYS, None) or {}
+        stored = [self.sealing.sealed(e, keys.get(e.originator_id)) for e in domain_events]
+        if self.key_store is not None:
+            changes, store = KeyChanges.of(domain_events, keys), self.key_store
+            kwargs[_BEFORE_EVENTS] = lambda c: store.apply(c, changes)
+        ids = self.recorder.insert_events(stored, **kwargs)
+        return [
+            Recording(d, _notification(s, n))
+            for d, s, n in zip(domain_events, stored, ids or [], strict=False)
+        ]
+
+
+def _notification(stored: StoredEvent, notification_id: int) -> Notification:
+    return Notification(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=stored.state,
+        id=notification_id,
+    )
 
 
 class ErasingConnectionPool(SQLiteConnectionPool):
@@ -33,17 +79,19 @@ class ErasingConnectionPool(SQLiteConnectionPool):
         return connection
 
 
-class SQLiteRecorder(SQLiteApplicationRecorder):
-    # Runs in each transaction that records events, after them (the views' projection).
-    within_insert: Callable[[SQLiteCursor], None] | None = None
+def _run(step: InTransaction | None, c: Cursor) -> None:
+    if step is not None:
+        step(c)
 
+
+class SQLiteRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        write_keys(c, kwargs.get(CONTENT_KEYS) or {}, stored_events, postgres=False)
+        _run(kwargs.get(_BEFORE_EVENTS), c)
         ids = super()._insert_events(c, stored_events, **kwargs)
-        if self.within_insert is not None and stored_events:
-            self.within_insert(c)
+        if stored_events:
+            _run(kwargs.get(AFTER_EVENTS), c)
         return ids
 
 
@@ -51,7 +99,7 @@ class PostgresRecorder(PostgresApplicationRecorder):
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        write_keys(curs, kwargs.get(CONTENT_KEYS) or {}, stored_events, postgres=True)
+        _run(kwargs.get(_BEFORE_EVENTS), curs)
         super()._insert_events(curs, stored_events, **kwargs)
 
 

@@ -6,8 +6,10 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from app.persistence import SQLiteRecorder
-from app.projection import Projection
+from app.catchup import CatchUp
+from app.contacts import ContactSecrets
+from app.migrations import migrate
+from app.projection import PROJECTED_CHANNEL, Projection
 from app.ratelimit import RateLimiter
 from app.settings import Settings
 from app.store import MessageStore
@@ -43,20 +45,27 @@ class Herald:
         self.settings = settings or Settings.from_env()
         self.project = project
         with schema_lock(self.settings):
-            self.store = MessageStore(self.settings)
-            self.views = Views(self.store)
-            self.projection = Projection(self.store, self.views)
-            self.workspaces = Workspaces(self.store.db)
-        self.store.after_save = self._after_save
-        if project and isinstance(self.store.recorder, SQLiteRecorder):
-            self.store.recorder.within_insert = self.projection.within
+            self.store = store = MessageStore(self.settings)
+            self.workspaces = Workspaces(store.db)
+            self.contacts = ContactSecrets(store.db)
+            migrate(store)
+            self.views = Views(store.db, store.sealing, store.recorder.events_table_name)  # type: ignore[attr-defined]
+            projection = Projection(self.views, store.sealing, store.keys, self.contacts)
+            channel = PROJECTED_CHANNEL if self.settings.is_postgres else None
+            self.projection = CatchUp(store, projection, notify=channel)
+        if project and not self.settings.is_postgres:
+            store.views_step = self.projection.step
+        store.after_save = self.read_your_writes
         self.rate_limiter = RateLimiter(self.settings.rate_limit, self.settings.rate_burst)
-        channel = getattr(self.store.recorder, "channel_name", None)
-        self.watcher = Watcher(self.settings.eventsourcing_env(), channel, self.tick)
+        events_channel = getattr(store.recorder, "channel_name", None)
+        self.watcher = Watcher(self.settings.eventsourcing_env(), events_channel, self.tick)
         self._started = False
 
-    def _after_save(self, position: int) -> None:
-        if self.projection.projected_within(position):
+    def read_your_writes(self, position: int, projected: bool) -> None:
+        """The one way a command waits for its events in the views before it answers: projected
+        in its own transaction (SQLite), projected now by this process, or, when the views are
+        another process's work, waited for."""
+        if projected:
             self.projection.announce(position)
         elif self.project:
             self.projection.catch_up(until=position)
@@ -68,6 +77,8 @@ class Herald:
     def start(self) -> None:
         """Catch up what a previous run recorded but did not project, then keep watching for
         what other processes write to the same database."""
+        # A kill -9 right after a redaction can leave its destroyed key in the write-ahead log.
+        self.store.keys.flush()
         if self.project:
             self.projection.catch_up()
         self.watcher.start()

@@ -1,99 +1,119 @@
-"""Crypto-shredding: each message's content is sealed with a key of its own, kept apart from the
-events; destroying the key erases the content from every event, snapshot, view and backup."""
+"""Crypto-shredding: each message's personal values (app/personal.py) are sealed with a key of its
+own, kept apart from the events; destroying the key erases them from every event, snapshot, view
+and backup.
+
+A key has one life. It is born in the transaction of its message's first event and ends in the
+transaction of its Redacted event: `KeyChanges.of` says which, from the events being saved, and
+`KeyStore.apply` is the only code that writes or deletes a key row, inside the recorder's
+transaction (app/persistence.py). Everything else only reads keys, and a key that is missing, or
+that cannot open a value, means erased: the value reads as None and never fails a read."""
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.domain import CanSnapshotAggregate, DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import get_topic
 
 from app.database import Cursor, Database
+from app.domain import Message, Redacted
+from app.personal import transform
 
 log = logging.getLogger(__name__)
 SEALED = "sealed"
+KEYS_TABLE = "herald_content_keys"
 _FLUSH_TRIES = 5
 _NONCE = 12
+_REPORTED_LIMIT = 10_000
+
+Event = DomainEventProtocol[UUID]
 
 
-_UPSERT_KEY = (
-    "INSERT INTO herald_content_keys (message_id, key) VALUES (?, ?) "
-    "ON CONFLICT (message_id) DO UPDATE SET key = excluded.key"
-)
+class KeyLost(Exception):
+    """A personal value must be sealed, but its message has no key: it was redacted meanwhile
+    (the command read a state that is no longer current), or its key was lost."""
+
+
+@dataclass(frozen=True)
+class KeyChanges:
+    """What a save does to content keys: keys born with their message's first event, and the
+    keys of messages whose Redacted event it records."""
+
+    born: dict[UUID, bytes] = field(default_factory=dict)
+    ended: frozenset[UUID] = frozenset()
+
+    @classmethod
+    def of(cls, events: Iterable[Event], keys: Mapping[UUID, bytes | None]) -> KeyChanges:
+        born: dict[UUID, bytes] = {}
+        ended: set[UUID] = set()
+        for e in events:
+            if e.originator_version == Message.INITIAL_VERSION:
+                key = keys.get(e.originator_id)
+                if key is None:
+                    raise KeyLost(f"a new message {e.originator_id} needs a key")
+                born[e.originator_id] = key
+            if ends_key(e):
+                ended.add(e.originator_id)
+        return cls(born, frozenset(ended))
+
+
+def ends_key(event: Event) -> bool:
+    return isinstance(event, Redacted)
 
 
 class KeyStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        # Keys known to the current operation of this thread (see `scope`).
-        self._scope = threading.local()
         with db.transaction(commit=True) as c:
             c.execute(
-                "CREATE TABLE IF NOT EXISTS herald_content_keys "
+                f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} "
                 f"(message_id TEXT PRIMARY KEY, key {db.blob} NOT NULL)"
             )
 
-    @contextlib.contextmanager
-    def scope(self, fresh: dict[UUID, bytes] | None = None) -> Iterator[None]:
-        """Within one operation (a load, a command, a page), each message's key is read once.
-        Never kept beyond it: another process may destroy a key at any moment, and a key kept
-        here would go on unsealing what it erased. `fresh` are keys of messages being created,
-        which the recorder writes in the same transaction as their first event."""
-        outer = getattr(self._scope, "known", None)
-        self._scope.known = {**(outer or {}), **(fresh or {})}
-        try:
-            yield
-        finally:
-            self._scope.known = outer
+    def read(self, message_id: UUID) -> bytes | None:
+        row = self.db.read_one(
+            f"SELECT key FROM {KEYS_TABLE} WHERE message_id = ?", (message_id.hex,)
+        )
+        return None if row is None else bytes(row[0])
 
-    def key_for(self, message_id: UUID, *, create: bool) -> bytes | None:
-        known: dict[UUID, bytes | None] | None = getattr(self._scope, "known", None)
-        if known is not None and known.get(message_id) is not None:
-            return known[message_id]
-        if known is not None and not create and message_id in known:
-            return None
-        key = self._key_for(message_id, create=create)
-        if known is not None:
-            known[message_id] = key
-        return key
-
-    def _key_for(self, message_id: UUID, *, create: bool) -> bytes | None:
-        with self.db.transaction(commit=create) as c:
-            if create:
-                c.execute(
-                    self.db.sql(
-                        "INSERT INTO herald_content_keys (message_id, key) VALUES (?, ?) "
-                        "ON CONFLICT (message_id) DO NOTHING"
-                    ),
-                    (message_id.hex, new_key()),
-                )
-            return self.lookup(c, message_id)
-
-    def lookup(self, c: Cursor, message_id: UUID) -> bytes | None:
+    def read_within(self, c: Cursor, message_id: UUID) -> bytes | None:
+        """The key as the transaction `c` sees it."""
         c.execute(
-            self.db.sql("SELECT key FROM herald_content_keys WHERE message_id = ?"),
-            (message_id.hex,),
+            self.db.sql(f"SELECT key FROM {KEYS_TABLE} WHERE message_id = ?"), (message_id.hex,)
         )
         row = c.fetchone()
         return None if row is None else bytes(row[0])
 
-    def destroy(self, c: Cursor, message_id: UUID) -> None:
-        c.execute(
-            self.db.sql("DELETE FROM herald_content_keys WHERE message_id = ?"),
-            (message_id.hex,),
-        )
+    def apply(self, c: Cursor, changes: KeyChanges) -> None:
+        """In the transaction that records the events. A message that exists already makes the
+        insert of its first event fail, and with it this transaction, so the upsert cannot
+        replace a live key; it only heals a row an older release left behind."""
+        for message_id, key in changes.born.items():
+            c.execute(
+                self.db.sql(
+                    f"INSERT INTO {KEYS_TABLE} (message_id, key) VALUES (?, ?) "
+                    "ON CONFLICT (message_id) DO UPDATE SET key = excluded.key"
+                ),
+                (message_id.hex, key),
+            )
+        for message_id in changes.ended:
+            c.execute(
+                self.db.sql(f"DELETE FROM {KEYS_TABLE} WHERE message_id = ?"), (message_id.hex,)
+            )
 
     def flush(self) -> None:
-        """Push deleted keys out of the write-ahead log, whose old frames still hold them."""
+        """Push deleted keys out of SQLite's write-ahead log, whose old frames still hold them
+        (the main file overwrites them itself: secure_delete)."""
         if self.db.dialect != "sqlite":
             return
         for _ in range(_FLUSH_TRIES):
@@ -109,85 +129,102 @@ class KeyStore:
         )
 
 
-def write_keys(
-    c: Cursor, keys: dict[UUID, bytes], stored_events: Sequence[StoredEvent], *, postgres: bool
-) -> None:
-    """Record new messages' keys in the transaction of their first events, replacing any orphan
-    a failed draft left. Only a message whose first event is in this very insert gets its key
-    written: were that message there already, its insert fails and rolls the key back too."""
-    first = {e.originator_id for e in stored_events if e.originator_version == 1}
-    sql = _UPSERT_KEY.replace("?", "%s") if postgres else _UPSERT_KEY
-    for message_id, key in keys.items():
-        if message_id in first:
-            c.execute(sql, (message_id.hex, key))
-
-
 def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
-def seal(key: bytes, message_id: UUID, content: Any) -> str:
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get(SEALED), str)
+
+
+def seal(key: bytes, message_id: UUID, value: Any) -> dict[str, str]:
     nonce = os.urandom(_NONCE)
-    plaintext = json.dumps(content, separators=(",", ":")).encode()
-    return base64.b64encode(
-        nonce + AESGCM(key).encrypt(nonce, plaintext, message_id.bytes)
-    ).decode()
+    plaintext = json.dumps(value, separators=(",", ":")).encode()
+    sealed = nonce + AESGCM(key).encrypt(nonce, plaintext, message_id.bytes)
+    return {SEALED: base64.b64encode(sealed).decode()}
 
 
-def unseal(key: bytes | None, message_id: UUID, sealed: str) -> Any:
-    """The content, or None once its key is destroyed (the message was redacted)."""
+def unseal(key: bytes | None, message_id: UUID, value: Any) -> Any:
+    """The value, or None once its key is gone. A value an older release stored in clear reads
+    as it is; one that cannot be opened reads as erased, and is reported once."""
+    if not is_sealed(value):
+        return value
     if key is None:
         return None
-    raw = base64.b64decode(sealed)
-    return json.loads(AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], message_id.bytes))
+    try:
+        raw = base64.b64decode(value[SEALED])
+        return json.loads(AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], message_id.bytes))
+    except Exception:
+        _report_unreadable(message_id)
+        return None
+
+
+def seal_state(
+    state: dict[str, Any], key: bytes | None, message_id: UUID, *, erasing: bool = False
+) -> dict[str, Any]:
+    """`erasing`: the state is that of the event that ends the key, so without a key there is
+    nothing to keep its values from, and they are dropped."""
+
+    def sealed(value: Any) -> Any:
+        if is_sealed(value):
+            return value  # passing through, as the projection does
+        if key is None and erasing:
+            return None
+        if key is None:
+            raise KeyLost(f"message {message_id} has no content key")
+        return seal(key, message_id, value)
+
+    return transform(state, sealed)
+
+
+def open_state(state: dict[str, Any], key: bytes | None, message_id: UUID) -> dict[str, Any]:
+    return transform(state, lambda value: unseal(key, message_id, value))
+
+
+_reported: set[UUID] = set()
+_reported_lock = threading.Lock()
+
+
+def _report_unreadable(message_id: UUID) -> None:
+    with _reported_lock:
+        if message_id in _reported or len(_reported) >= _REPORTED_LIMIT:
+            return
+        _reported.add(message_id)
+    log.error("content of message %s cannot be unsealed; it reads as erased", message_id)
 
 
 class SealingMapper(Mapper[UUID]):
-    """Seals the `content` of events and snapshots before they are stored, unseals on reading."""
+    """Events and snapshots with their personal values sealed by the key given for their
+    message. The library's own entry points seal nothing new and open nothing: an event passes
+    through them as it is stored."""
 
-    def __init__(self, transcoder: Transcoder, keys: KeyStore) -> None:
-        super().__init__(transcoder=transcoder)
-        self.keys = keys
+    def sealed(self, domain_event: Event, key: bytes | None) -> StoredEvent:
+        state = dict(vars(domain_event))
+        originator_id: UUID = state.pop("originator_id")
+        originator_version: int = state.pop("originator_version")
+        if isinstance(domain_event, CanSnapshotAggregate):
+            state["state"] = seal_state(state["state"], key, originator_id)
+        else:
+            state = seal_state(state, key, originator_id, erasing=ends_key(domain_event))
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=get_topic(type(domain_event)),
+            state=self.transcoder.encode(state),
+        )
 
-    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
-        holder = _content_holder(vars(domain_event))
-        if holder is None or holder.get("content") is None:
-            return super().to_stored_event(domain_event)
-        key = self.keys.key_for(domain_event.originator_id, create=True)
-        assert key is not None
-        sealed = {SEALED: seal(key, domain_event.originator_id, holder["content"])}
-        original = holder["content"]
-        holder["content"] = sealed
-        try:
-            return super().to_stored_event(domain_event)
-        finally:
-            holder["content"] = original
-
-    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        return self.opened(stored_event, lambda mid: self.keys.key_for(mid, create=False))
-
-    def opened(
-        self, stored_event: StoredEvent, key_of: Callable[[UUID], bytes | None]
-    ) -> DomainEventProtocol[UUID]:
-        """The event with its content unsealed by the key `key_of` gives for its message."""
+    def opened(self, stored_event: StoredEvent, key: bytes | None) -> Event:
         domain_event = super().to_domain_event(stored_event)
-        holder = _content_holder(vars(domain_event))
-        sealed = None if holder is None else holder.get("content")
-        if holder is not None and isinstance(sealed, dict) and SEALED in sealed:
-            message_id = domain_event.originator_id
-            holder["content"] = unseal(key_of(message_id), message_id, sealed[SEALED])
+        message_id = domain_event.originator_id
+        state: dict[str, Any] = vars(domain_event)
+        if isinstance(domain_event, CanSnapshotAggregate):
+            state["state"] = open_state(state["state"], key, message_id)
+        else:
+            state.update(open_state(state, key, message_id))
         return domain_event
 
-    def still_sealed(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        """The event as stored, its content left sealed: for whoever only passes it on."""
+    def to_stored_event(self, domain_event: Event) -> StoredEvent:
+        return self.sealed(domain_event, None)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Event:
         return super().to_domain_event(stored_event)
-
-
-def _content_holder(state: dict[str, Any]) -> dict[str, Any] | None:
-    """Events hold content at the top; snapshots hold it inside the aggregate's state."""
-    if "content" in state:
-        return state
-    inner = state.get("state")
-    if isinstance(inner, dict) and "content" in inner:
-        return inner
-    return None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -14,7 +16,7 @@ from typing import Any
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -25,32 +27,36 @@ from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from app import explorer
+from app import explorer, health, inspector, logs, metrics, scrape, telemetry
+from app.api import sse
 from app.api.context import Context, blocking
 from app.api.errors import classify
 from app.api.guards import LegacyWSHandler, TransportWSHandler
 from app.api.persisted import remember, resolve
 from app.api.quota import Releasing, hold_connection
 from app.api.schema import build_schema
-from app.api.sse import stream
 from app.errors import HeraldError
 from app.http_media import GraphQLOverHTTP
+from app.observe import Observed
+from app.presence import Presence
 from app.runtime import Herald
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
+_LEAVE_SECONDS = 2.0
 _BLOCKING_THREADS = 32  # at least the concurrent requests we expect, so they can share commits
 MAX_BODY = 1024 * 1024
+SSE_METHODS = ["GET", "POST", "PUT", "DELETE"]  # graphql-sse's single connection mode uses all
 
 
 class HeraldGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
-    def __init__(self, herald: Herald) -> None:
+    def __init__(self, herald: Herald, tracer_provider: Any = None) -> None:
         settings = herald.settings
         super().__init__(
-            build_schema(introspection=settings.introspection),
+            build_schema(introspection=settings.introspection, tracer_provider=tracer_provider),
             graphql_ide="graphiql",
             keep_alive=True,
             keep_alive_interval=settings.keep_alive_seconds,
@@ -163,6 +169,7 @@ class _TooLarge(Exception):
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    metrics.refused("body")
     response = JSONResponse(
         {
             "errors": [
@@ -180,14 +187,25 @@ async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
 def app_from_env() -> Starlette:
     """For `uvicorn --factory` and `herald serve --workers N`: each worker builds its own."""
     settings = Settings.from_env()
-    return create_app(settings, project=settings.serve_projections)
+    logs.configure(settings.log_format)
+    return create_app(
+        settings,
+        project=settings.serve_projections,
+        tracer_provider=telemetry.provider_from_env(os.environ),
+    )
 
 
 def create_app(
-    settings: Settings | None = None, herald: Herald | None = None, *, project: bool = True
+    settings: Settings | None = None,
+    herald: Herald | None = None,
+    *,
+    project: bool = True,
+    tracer_provider: Any = None,
 ) -> Starlette:
+    """`tracer_provider`: an OpenTelemetry TracerProvider to trace with (app.telemetry)."""
     herald = herald or Herald(settings, project=project)
-    graphql = HeraldGraphQL(herald)
+    graphql = HeraldGraphQL(herald, tracer_provider)
+    presence = Presence(herald)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -196,25 +214,37 @@ def create_app(
         threads = ThreadPoolExecutor(_BLOCKING_THREADS, thread_name_prefix="herald")
         asyncio.get_running_loop().set_default_executor(threads)
         herald.start()
+        beating = asyncio.create_task(presence.keep_beating())
         try:
             yield
         finally:
+            beating.cancel()
+            # Leaving is a courtesy (a row without heartbeats goes stale by itself): never
+            # hold the shutdown up for it.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_LEAVE_SECONDS):
+                    await asyncio.to_thread(presence.stop)
             herald.close()
-
-    async def health(_: Request) -> PlainTextResponse:
-        return PlainTextResponse("ok")
+            if tracer_provider is not None:
+                tracer_provider.shutdown()
 
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/graphql/stream", stream, methods=["GET", "POST", "PUT", "DELETE"]),
+            Route("/graphql/stream", sse.endpoint(graphql.schema), methods=SSE_METHODS),
             WebSocketRoute("/graphql", Releasing(graphql)),
-            Route("/healthz", health),
+            Route("/healthz", health.healthz),
+            Route("/readyz", health.readyz),
+            Route("/metrics", scrape.endpoint(herald)),
             Route(f"{explorer.ASSET_ROUTE}/{{name}}", explorer.asset),
+            *inspector.ROUTES,
         ],
         lifespan=lifespan,
     )
     app.state.herald = herald
     app.add_middleware(GraphQLOverHTTP)
     app.add_middleware(BodyLimit)
+    app.add_middleware(Observed)
+    if tracer_provider is not None:
+        telemetry.instrument(app, tracer_provider)
     return app

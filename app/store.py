@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, RecordConflictError
+from eventsourcing.persistence import EventStore, Mapper, RecordConflictError
 
 from app.batching import GroupCommit
 from app.bodies import replace_text
-from app.database import Database
+from app.database import Cursor, Database
 from app.domain import Body, Json, Message, message_id
 from app.errors import Conflict, NotFound
 from app.lifecycle import Status
-from app.persistence import CONTENT_KEYS
-from app.secrecy import KeyStore, SealingMapper, new_key
+from app.persistence import AFTER_EVENTS, KEYS, SealedEventStore
+from app.secrecy import KeyLost, KeyStore, SealingMapper, ends_key, new_key
 from app.settings import Settings
 from app.workspaces import Principal
 
@@ -27,14 +27,16 @@ _RETRIES = 50
 
 Command = Callable[[Message], None]
 Event = DomainEventProtocol[UUID]
+Keys = Mapping[UUID, bytes | None]
 
 
-def _replay(message: Message | None, events: Iterable[Event]) -> Message | None:
-    """The library's project_aggregate without its `isinstance` check of a runtime Protocol
-    on each event, which Python 3.11 answers slowly: a third of a 10-event load."""
-    for e in events:
-        message = e.mutate(message)  # type: ignore[attr-defined]
-    return message
+class ViewsStep(Protocol):
+    """The views' projection inside the transaction that records events (SQLite); `reached` is
+    the position it projected to, -1 when it did not."""
+
+    reached: int
+
+    def __call__(self, c: Cursor) -> None: ...
 
 
 class MessageStore(Application[UUID]):
@@ -46,36 +48,72 @@ class MessageStore(Application[UUID]):
         self.snapshotting_intervals = {Message: self.settings.snapshot_interval}  # type: ignore[misc]
         env = {**self.settings.eventsourcing_env(), "IS_SNAPSHOTTING_ENABLED": "y"}
         super().__init__(env=env)
+        # Where every consumer of the event log records how far it has read (app/catchup.py).
+        self.tracking = self.factory.tracking_recorder()
+        self.tracking_table: str = getattr(self.tracking, "tracking_table_name", "tracking")
         # Drafts arriving together share a transaction (group commit).
         self.drafts = GroupCommit(self._save_drafts)
-        # Called with the last notification id of each save, so views catch up before we answer.
-        self.after_save: Callable[[int], None] = lambda _: None
+        # Set by Herald: a new projection step for each save (SQLite), and what makes the views
+        # hold a saved position before a command answers (read-your-writes).
+        self.views_step: Callable[[], ViewsStep] | None = None
+        self.after_save: Callable[[int, bool], None] = lambda _position, _projected: None
 
     def construct_mapper(self) -> Mapper[UUID]:
         self.db = Database(self.factory.datastore)  # type: ignore[attr-defined]
         self.keys = KeyStore(self.db)
-        self.sealing = SealingMapper(self.construct_transcoder(), self.keys)
+        self.sealing = SealingMapper(transcoder=self.construct_transcoder())
         return self.sealing
 
-    # Reads on the write side.
+    def construct_event_store(self) -> EventStore[UUID]:
+        return SealedEventStore(self.sealing, self.recorder, self.keys)
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        recorder = self.factory.aggregate_recorder(purpose="snapshots")
+        return SealedEventStore(self.sealing, recorder, None)
+
+    # Reads on the write side. The stored events are read before the key: a redaction commits
+    # both together, so a key read after the events can only be missing if the events read show
+    # the redaction, or a newer one that the next save will clash with.
 
     def load(self, p: Principal, raw_id: str, version: int | None = None) -> Message:
+        return self.open(p, raw_id, version)[0]
+
+    def open(
+        self, p: Principal, raw_id: str, version: int | None = None
+    ) -> tuple[Message, bytes | None]:
+        """The message (at `version`) and its content key, None once it is redacted."""
         mid = message_id(raw_id)
         if mid is None:
             raise NotFound
-        try:
-            with self.keys.scope():
-                msg: Message = self.repository.get(mid, version=version, projector_func=_replay)
-        except AggregateNotFoundError:
-            raise NotFound from None
+        snapshots = (
+            []
+            if self.snapshots is None
+            else self.snapshots.recorder.select_events(mid, desc=True, limit=1, lte=version)
+        )
+        after = snapshots[0].originator_version if snapshots else None
+        stored = [*snapshots, *self.recorder.select_events(mid, gt=after, lte=version)]
+        if not stored:
+            raise NotFound
+        key = self.keys.read(mid)
+        msg: Message | None = None
+        for s in stored:
+            msg = self.sealing.opened(s, key).mutate(msg)  # type: ignore[attr-defined]
+        assert msg is not None
         if msg.workspace != p.workspace:
             raise NotFound  # another workspace's messages do not exist for this caller
-        return msg
+        return msg, key
 
     def history(self, p: Principal, raw_id: str, after: int, limit: int) -> list[Event]:
-        msg = self.load(p, raw_id)
-        with self.keys.scope():
-            return list(self.events.get(msg.id, gt=after, limit=limit))
+        return self.events_of(self.load(p, raw_id).id, after, limit)
+
+    def events_of(
+        self, mid: UUID, after: int | None = None, limit: int | None = None
+    ) -> list[Event]:
+        """A message's events (after version `after`), opened: whatever workspace it is in, so
+        for an operator's tools, or once the caller's own is checked."""
+        stored = self.recorder.select_events(mid, gt=after, limit=limit)
+        key = self.keys.read(mid) if stored else None
+        return [self.sealing.opened(s, key) for s in stored]
 
     # Commands.
 
@@ -153,11 +191,7 @@ class MessageStore(Application[UUID]):
     def redact(
         self, p: Principal, raw_id: str, expected: int | None, actor: str | None, reason: str | None
     ) -> Message:
-        msg = self.run(p, raw_id, expected, lambda m: m.redact(actor, reason))
-        with self.db.transaction(commit=True) as c:
-            self.keys.destroy(c, msg.id)
-        self.keys.flush()
-        return msg
+        return self.run(p, raw_id, expected, lambda m: m.redact(actor, reason))
 
     def update(
         self,
@@ -189,31 +223,41 @@ class MessageStore(Application[UUID]):
     ) -> Message:
         """Load, check, apply, save; a clash with a concurrent writer reloads and tries again,
         unless the caller pinned the version it saw, when the clash is its conflict."""
+        lost = False
         for _ in range(_RETRIES):
-            with self.keys.scope():  # the key read by the load seals the new events
-                msg = self.load(p, raw_id)
-                if done(msg):
-                    return msg  # an idempotent retry: the first attempt's result, nothing new
-                if expected is not None and msg.version != expected:
+            msg, key = self.open(p, raw_id)
+            if done(msg):
+                return msg  # an idempotent retry: the first attempt's result, nothing new
+            if expected is not None and msg.version != expected:
+                raise Conflict(
+                    f"expected version {expected} but the message is at version {msg.version}",
+                    msg.version,
+                    msg.status,
+                )
+            command(msg)
+            try:
+                self._save(msg, keys={msg.id: key})
+            except RecordConflictError:
+                continue
+            except KeyLost:
+                # Redacted since it was read (the reload will say so), or its key is lost for
+                # good: then nothing personal can be recorded for it any more.
+                if lost:
                     raise Conflict(
-                        f"expected version {expected} but the message is at version {msg.version}",
+                        "this message's content can no longer be changed; it can be redacted",
                         msg.version,
                         msg.status,
-                    )
-                command(msg)
-                try:
-                    self._save(msg)
-                except RecordConflictError:
-                    continue
+                    ) from None
+                lost = True
+                continue
             return msg
         raise Conflict("too many concurrent writers; try again", msg.version, msg.status)
 
     def _save_drafts(self, drafts: Sequence[tuple[Sequence[Event], bytes]]) -> None:
-        """New messages' events, each message with its content key, in one transaction: one
-        durable commit for them all."""
+        """New messages' events, each message with its new content key, in one transaction:
+        one durable commit for them all."""
         keys = {events[0].originator_id: key for events, key in drafts}
-        with self.keys.scope(keys):
-            self._save(*(e for events, _ in drafts for e in events), content_keys=keys)
+        self._save(*(e for events, _ in drafts for e in events), keys=keys)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         """Snapshots a message as it stands in memory when a save crosses an interval. The
@@ -222,23 +266,27 @@ class MessageStore(Application[UUID]):
         if self.snapshots is None:
             return
         interval = self.settings.snapshot_interval
+        keys: Keys = processing_event.saved_kwargs.get(KEYS) or {}
         crossed = {
             e.originator_id for e in processing_event.events if e.originator_version % interval == 0
         }
         for mid in crossed & processing_event.aggregates.keys():
             aggregate = processing_event.aggregates[mid]
             try:
-                self.snapshots.put([Message.Snapshot.take(aggregate)])
+                snapshot = Message.Snapshot.take(aggregate)
+                self.snapshots.put([snapshot], **{KEYS: {mid: keys.get(mid)}})
             except Exception:
                 # The events are committed and acknowledged; a missing snapshot only means a
                 # longer replay, so its failure must not turn the command into an error.
                 log.exception("could not snapshot message %s at version %s", mid, aggregate.version)
 
-    def _save(
-        self, *objs: Message | Event, content_keys: dict[UUID, bytes] | None = None
-    ) -> Sequence[int]:
-        recordings = self.save(*objs, **{CONTENT_KEYS: content_keys or {}})
-        ids = [r.notification.id for r in recordings]
-        if ids:
-            self.after_save(max(ids))
-        return ids
+    def _save(self, *objs: Message | Event, keys: Keys) -> int:
+        """Record, with the keys to seal with; returns the last position, once the views hold
+        it (read-your-writes)."""
+        step = None if self.views_step is None else self.views_step()
+        recordings = self.save(*objs, **{KEYS: keys, AFTER_EVENTS: step})
+        position = max(r.notification.id for r in recordings)
+        if any(ends_key(r.domain_event) for r in recordings):
+            self.keys.flush()
+        self.after_save(position, step is not None and step.reached >= position)
+        return position

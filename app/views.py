@@ -1,22 +1,26 @@
-"""Read models: one row per message and one per event, kept beside the event store; queries."""
+"""Read models and all their SQL: one row per message (its state as a sealed snapshot), one per
+event, and the contacts index; written by the projection in its catch-up's transaction, read by
+queries with the message's key joined in the same statement."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent, Transcoder
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 
 from app.database import Cursor, Database
 from app.domain import Message
-from app.secrecy import KeyStore, unseal
-from app.store import Event, MessageStore
+from app.secrecy import KEYS_TABLE, SealingMapper
 
 TABLES = (
     "CREATE TABLE IF NOT EXISTS view_messages (id TEXT PRIMARY KEY, workspace TEXT NOT NULL, "
     "conversation_id TEXT NOT NULL, status TEXT NOT NULL, seq BIGINT NOT NULL, "
-    "version INTEGER NOT NULL, state TEXT NOT NULL, content TEXT)",
+    "version INTEGER NOT NULL, state TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS view_messages_by_seq ON view_messages (workspace, seq)",
     "CREATE INDEX IF NOT EXISTS view_messages_by_conversation "
     "ON view_messages (workspace, conversation_id, seq)",
@@ -28,10 +32,13 @@ TABLES = (
     "ON view_events (workspace, notification_id)",
     "CREATE INDEX IF NOT EXISTS view_events_by_conversation "
     "ON view_events (workspace, conversation_id, notification_id)",
+    "CREATE TABLE IF NOT EXISTS view_contacts (workspace TEXT NOT NULL, contact TEXT NOT NULL, "
+    "message_id TEXT NOT NULL, PRIMARY KEY (workspace, contact, message_id))",
+    "CREATE INDEX IF NOT EXISTS view_contacts_by_message ON view_contacts (message_id)",
 )
-_VIEW_TABLES = ("view_messages", "view_events")
+VIEW_TABLES = ("view_messages", "view_events", "view_contacts")
 _INDEXES = [s.split()[5] for s in TABLES if s.startswith("CREATE INDEX")]
-
+_SNAPSHOT_TOPIC = get_topic(Message.Snapshot)
 
 T = TypeVar("T")
 
@@ -42,46 +49,34 @@ class Page(Generic[T]):
     has_next: bool
 
 
-class StateCodec:
-    """A message's state as a row: the aggregate's own attributes, content kept sealed apart."""
+@dataclass
+class Rows:
+    """What one batch of events changes in the views."""
 
-    def __init__(self, transcoder: Transcoder) -> None:
-        self.transcoder = transcoder
-
-    def encode(self, msg: Message) -> tuple[str, Any]:
-        state = dict(vars(msg))
-        for private in ("_pending_events", "content"):
-            state.pop(private, None)
-        return self.transcoder.encode(state).decode(), msg.content
-
-    def decode(self, state: str, content: Any) -> Message:
-        attributes = self.transcoder.decode(state.encode())
-        attributes["_pending_events"] = []
-        attributes["content"] = content
-        msg = object.__new__(Message)
-        object.__setattr__(msg, "__dict__", attributes)
-        return msg
+    events: list[tuple[int, str, str, str, int]] = field(default_factory=list)
+    # Each message touched, at its state after the batch, with the position of its draft.
+    messages: dict[UUID, tuple[int, Message]] = field(default_factory=dict)
+    # Messages whose contacts are replaced by these (none: the message is no longer indexed).
+    contacts: dict[UUID, tuple[str, list[str]]] = field(default_factory=dict)
 
 
 class Views:
-    def __init__(self, store: MessageStore) -> None:
-        self.store = store
-        self.db: Database = store.db
-        self.keys: KeyStore = store.keys
-        self.codec = StateCodec(store.mapper.transcoder)
+    def __init__(self, db: Database, sealing: SealingMapper, events_table: str) -> None:
+        self.db = db
+        self.sealing = sealing
         # A view row points at its stored event by the notification id both share.
-        self.events_table: str = store.recorder.events_table_name  # type: ignore[attr-defined]
-        position = "rowid" if self.db.dialect == "sqlite" else "notification_id"
+        self.events_table = events_table
+        position = "rowid" if db.dialect == "sqlite" else "notification_id"
         self.event_join = f"s.{position} = e.notification_id"
-        with self.db.transaction(commit=True) as c:
+        with db.transaction(commit=True) as c:
             for statement in TABLES:
                 c.execute(statement)
 
     def clear(self, c: Cursor, *, unindexed: bool = False) -> None:
         """Empty the views. `unindexed` also drops their secondary indexes, so that a replay
-        appends rows without updating five B-trees at random places; `index` builds them again,
-        as does the start of any process that finds them missing."""
-        for table in _VIEW_TABLES:
+        appends rows without updating B-trees at random places; `index` builds them again, as
+        does the start of any process that finds them missing."""
+        for table in VIEW_TABLES:
             c.execute(f"DELETE FROM {table}")
         if unindexed:
             for name in _INDEXES:
@@ -92,12 +87,57 @@ class Views:
             if statement.startswith("CREATE INDEX"):
                 c.execute(statement)
 
+    # Writing, in the projection's transaction.
+
+    def current(self, c: Cursor, message_id: UUID) -> Message:
+        """A message as its row holds it, its personal values still sealed."""
+        c.execute(
+            self.db.sql("SELECT version, state FROM view_messages WHERE id = ?"),
+            (message_id.hex,),
+        )
+        row = c.fetchone()
+        assert row is not None, f"no view row for {message_id}; rebuild the views"
+        return self._opened(message_id, row[0], row[1], None, sealed=True)
+
+    def write(self, c: Cursor, rows: Rows) -> None:
+        sql = self.db.sql
+        c.executemany(
+            sql(
+                "INSERT INTO view_events (notification_id, workspace, conversation_id, "
+                "message_id, version) VALUES (?, ?, ?, ?, ?)"
+            ),
+            rows.events,
+        )
+        c.executemany(
+            sql(
+                "INSERT INTO view_messages (id, workspace, conversation_id, status, seq, "
+                "version, state) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+                "version = excluded.version, state = excluded.state"
+            ),
+            [
+                (m.id.hex, m.workspace, m.conversation_id, m.status, seq, m.version, self._state(m))
+                for seq, m in rows.messages.values()
+            ],
+        )
+        for message_id, (workspace, contacts) in rows.contacts.items():
+            c.execute(sql("DELETE FROM view_contacts WHERE message_id = ?"), (message_id.hex,))
+            c.executemany(
+                sql("INSERT INTO view_contacts (workspace, contact, message_id) VALUES (?, ?, ?)"),
+                [(workspace, contact, message_id.hex) for contact in sorted(set(contacts))],
+            )
+
+    def _state(self, msg: Message) -> str:
+        # Stamped with the message's own time, not the clock's, so a replay writes the same row.
+        snapshot = dataclasses.replace(Message.Snapshot.take(msg), timestamp=msg.modified_on)
+        return self.sealing.sealed(snapshot, None).state.decode()
+
     # Reading: one indexed look-up or range scan each, whatever the size of the store.
 
     def message(self, workspace: str, raw_id: str) -> Message | None:
         row = self.db.read_one(
-            "SELECT m.state, m.content, k.key FROM view_messages m "
-            "LEFT JOIN herald_content_keys k ON k.message_id = m.id "
+            "SELECT m.id, m.version, m.state, k.key FROM view_messages m "
+            f"LEFT JOIN {KEYS_TABLE} k ON k.message_id = m.id "
             "WHERE m.id = ? AND m.workspace = ?",
             (_hex(raw_id), workspace),
         )
@@ -121,16 +161,12 @@ class Views:
         if before is not None:
             where.append("m.seq < ?")
             params.append(before)
-        with self.db.transaction(commit=False) as c:
-            c.execute(
-                self.db.sql(
-                    "SELECT m.seq, m.state, m.content, k.key FROM view_messages m "
-                    "LEFT JOIN herald_content_keys k ON k.message_id = m.id "
-                    f"WHERE {' AND '.join(where)} ORDER BY m.seq DESC LIMIT ?"
-                ),
-                (*params, first + 1),
-            )
-            rows = c.fetchall()
+        rows = self._all(
+            "SELECT m.seq, m.id, m.version, m.state, k.key FROM view_messages m "
+            f"LEFT JOIN {KEYS_TABLE} k ON k.message_id = m.id "
+            f"WHERE {' AND '.join(where)} ORDER BY m.seq DESC LIMIT ?",
+            (*params, first + 1),
+        )
         items = [(int(r[0]), self._message(r[1:])) for r in rows[:first]]
         return Page(items, len(rows) > first)
 
@@ -141,7 +177,7 @@ class Views:
         message_id: str | None,
         first: int,
         after: int,
-    ) -> Page[tuple[str, Event]]:
+    ) -> Page[tuple[str, Any]]:
         where, params = (
             ["e.workspace = ?", "e.notification_id > ?"],
             list[object]([workspace, after]),
@@ -152,31 +188,54 @@ class Views:
         if message_id is not None:
             where.append("e.message_id = ?")
             params.append(_hex(message_id))
-        with self.db.transaction(commit=False) as c:
-            c.execute(
-                self.db.sql(
-                    "SELECT e.notification_id, e.conversation_id, s.originator_id, "
-                    "s.originator_version, s.topic, s.state, k.key "
-                    f"FROM view_events e JOIN {self.events_table} s ON {self.event_join} "
-                    "LEFT JOIN herald_content_keys k ON k.message_id = e.message_id "
-                    f"WHERE {' AND '.join(where)} ORDER BY e.notification_id LIMIT ?"
-                ),
-                (*params, first + 1),
-            )
-            rows = c.fetchall()
+        rows = self._all(
+            "SELECT e.notification_id, e.conversation_id, s.originator_id, "
+            "s.originator_version, s.topic, s.state, k.key "
+            f"FROM view_events e JOIN {self.events_table} s ON {self.event_join} "
+            f"LEFT JOIN {KEYS_TABLE} k ON k.message_id = e.message_id "
+            f"WHERE {' AND '.join(where)} ORDER BY e.notification_id LIMIT ?",
+            (*params, first + 1),
+        )
         items = [(int(r[0]), (str(r[1]), self._event(r[2:]))) for r in rows[:first]]
         return Page(items, len(rows) > first)
 
-    def _event(self, row: Any) -> Event:
+    def contact_messages(
+        self, workspace: str, contact: str, statuses: Iterable[str], first: int
+    ) -> list[str]:
+        """Ids of the messages in one of `statuses` that the contact is indexed under, oldest
+        first."""
+        wanted = sorted(statuses)
+        marks = ", ".join("?" * len(wanted))
+        rows = self._all(
+            "SELECT c.message_id FROM view_contacts c JOIN view_messages m ON m.id = c.message_id "
+            f"WHERE c.workspace = ? AND c.contact = ? AND m.status IN ({marks}) "
+            "ORDER BY m.seq LIMIT ?",
+            (workspace, contact, *wanted, first),
+        )
+        return [str(UUID(str(r[0]))) for r in rows]
+
+    def _all(self, statement: str, params: tuple[object, ...]) -> list[Any]:
+        with self.db.transaction(commit=False) as c:
+            c.execute(self.db.sql(statement), params)
+            return list(c.fetchall())
+
+    def _event(self, row: Any) -> Any:
         stored = StoredEvent(_uuid(row[0]), row[1], row[2], bytes(row[3]))
-        key = None if row[4] is None else bytes(row[4])
-        return self.store.sealing.opened(stored, lambda _: key)
+        return self.sealing.opened(stored, None if row[4] is None else bytes(row[4]))
 
     def _message(self, row: Any) -> Message:
-        state, sealed, key = row[0], row[1], row[2]
-        msg = self.codec.decode(state, None)
-        if sealed is not None:
-            msg.content = unseal(None if key is None else bytes(key), msg.id, sealed)
+        key = None if row[3] is None else bytes(row[3])
+        return self._opened(_uuid(row[0]), row[1], row[2], key, sealed=False)
+
+    def _opened(
+        self, message_id: UUID, version: int, state: str, key: bytes | None, *, sealed: bool
+    ) -> Message:
+        stored = StoredEvent(message_id, version, _SNAPSHOT_TOPIC, state.encode())
+        snapshot = (
+            self.sealing.to_domain_event(stored) if sealed else self.sealing.opened(stored, key)
+        )
+        msg = snapshot.mutate(None)  # type: ignore[attr-defined]
+        assert isinstance(msg, Message)
         return msg
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from app.domain import Message
 from app.lifecycle import Status
-from app.persistence import CONTENT_KEYS
+from app.persistence import KEYS
 from app.secrecy import new_key
 from app.store import MessageStore
 from app.workspaces import Principal
@@ -71,8 +71,7 @@ def grow(
         i += count
         # Their content keys go in the same transaction as their events, as a draft's do.
         keys = {msg.id: new_key() for msg in messages}
-        with store.keys.scope(keys):
-            store.save(*messages, **{CONTENT_KEYS: keys})
+        store.save(*messages, **{KEYS: keys})
         have = stored_events(store)
         if progress is not None:
             progress(have)
@@ -83,11 +82,12 @@ def long_history(store: MessageStore, p: Principal, events: int, label: str) -> 
     """A chat message drafted then edited until it has exactly `events` events, saved through
     the store (so it snapshots as it would in service) in chunks of _SAVE_EVERY."""
     msg = store.draft(p, None, **draft_fields(f"long-{label}", f"{label} 1"))
+    keys = {msg.id: store.keys.read(msg.id)}
     while msg.version < events:
         msg.edit(ACTOR, content=body(f"{label} {msg.version + 1}"))
         if msg.version % _SAVE_EVERY == 0:
-            store.save(msg)
-    store.save(msg)
+            store.save(msg, **{KEYS: keys})
+    store.save(msg, **{KEYS: keys})
     assert msg.version == events
     return msg
 

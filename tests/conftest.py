@@ -154,14 +154,15 @@ class Api:
 class LiveServer:
     """uvicorn serving the real app on a free loopback port, in a thread of this process."""
 
-    def __init__(self, herald: Herald) -> None:
+    def __init__(self, herald: Herald, **app_options: Any) -> None:
         self.herald = herald
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(herald=herald), log_level="warning", lifespan="on")
+        app = create_app(herald=herald, **app_options)
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
 
@@ -212,6 +213,7 @@ def sqlite_herald(sqlite_settings: Settings) -> Iterator[Herald]:
 
 @pytest.fixture
 def sqlite_server(sqlite_settings: Settings) -> Iterator[LiveServer]:
+    """A live server on SQLite only, for tests of what does not depend on the backend."""
     with served(sqlite_settings) as live:
         yield live
 

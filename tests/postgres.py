@@ -17,7 +17,7 @@ SEARCH = ("/usr/lib/postgresql/*/bin",)
 
 def find_bin_dir() -> Path | None:
     found = shutil.which("pg_ctl")
-    candidates = [Path(found).parent] if found else []
+    candidates = [Path(found).resolve().parent] if found else []  # where its siblings are
     for pattern in SEARCH:
         candidates += sorted(Path("/").glob(pattern.lstrip("/")), reverse=True)
     for directory in candidates:

@@ -32,7 +32,7 @@ SENT_LIKE = (
 )
 FINISHED = (Status.SENT, Status.DELIVERED, Status.SENDING_FAILED, Status.DELIVERY_FAILED)
 PLAIN_STATES = [(s, False) for s in (Status.DRAFT, Status.REJECTED, *SENT_LIKE)]
-REDACTED_STATES = [(s, True) for s in FINISHED]
+REDACTED_STATES = [(s, True) for s in (Status.DRAFT, Status.REJECTED, *FINISHED)]
 ALL_STATES = PLAIN_STATES + REDACTED_STATES
 
 # The delivery reports that lead from a freshly sent (ACCEPTED) message to each status.
@@ -135,16 +135,19 @@ DRAFT_ROW: dict[str, list[str] | None] = {
     "send": ["Sent"],
     "approve": ["Approved", "Sent"],
     "reject": ["Rejected"],
-    "redact": None,
+    "redact": ["Redacted"],
 }
 FINAL_ROW: dict[str, list[str] | None] = dict.fromkeys(DRAFT_ROW)
+REJECTED_ROW: dict[str, list[str] | None] = {**FINAL_ROW, "redact": ["Redacted"]}
 IN_PROGRESS_ROW: dict[str, list[str] | None] = {**FINAL_ROW, "edit": ["Edited"]}
 FINISHED_ROW: dict[str, list[str] | None] = {**IN_PROGRESS_ROW, "redact": ["Redacted"]}
 
 
 def table_row(status: Status, redacted: bool) -> dict[str, list[str] | None]:
-    if redacted or status is Status.REJECTED:
+    if redacted:
         return FINAL_ROW
+    if status is Status.REJECTED:
+        return REJECTED_ROW
     if status is Status.DRAFT:
         return DRAFT_ROW
     if status in (Status.ACCEPTED, Status.PROCESSING):
@@ -371,7 +374,8 @@ def test_a_delivery_status_moves_only_forward(state: tuple[Status, bool], report
     assert type(changed).__name__ == "StatusChanged"
     assert fields(changed)["status"] == reported.value
     assert fields(changed)["actor"] == "carrier"
-    assert fields(changed)["reason"] == reason
+    # A redacted message's key is gone: what a report says of it is not kept either.
+    assert fields(changed)["reason"] == (None if redacted else reason)
     assert msg.status == reported.value
     assert msg.redacted is redacted
     if redacted:
@@ -412,9 +416,16 @@ def test_a_reason_given_with_a_success_is_recorded_but_is_no_failure_reason() ->
     assert msg.failure_reason is None
 
 
-def test_a_failure_reason_survives_redaction() -> None:
+def test_redaction_erases_every_personal_field_of_the_message() -> None:
     msg, _ = given(Status.DELIVERY_FAILED, redacted=True)
-    assert msg.failure_reason == FAILURE_REASON
+    assert (msg.content, msg.sender, msg.reference, msg.failure_reason) == (None,) * 4
+    assert msg.recipients == [{"identifierKey": "phonenumber", "identifierValue": None}]
+    assert (msg.status, msg.redacted) == ("DELIVERY_FAILED", True)
+
+
+def test_redaction_erases_a_rejected_drafts_reason() -> None:
+    msg, _ = given(Status.REJECTED, redacted=True)
+    assert (msg.rejection_reason, msg.rejected_by) == (None, "ann")
 
 
 @pytest.mark.parametrize("command", ["send", "approve"])

@@ -308,7 +308,10 @@ query($id: ID!, $after: String) {{
 # The lifecycle, written out again from the contract (schema.graphql), not taken from app/.
 ORDERED = ("ACCEPTED", "PROCESSING", "SENT", "DELIVERED")
 SENT_STATES = frozenset({*ORDERED, "SENDING_FAILED", "DELIVERY_FAILED"})
-REDACTABLE = frozenset({"SENT", "DELIVERED", "SENDING_FAILED", "DELIVERY_FAILED"})
+# Drafts, rejected drafts and finished messages; not those in progress (ACCEPTED, PROCESSING).
+REDACTABLE = frozenset(
+    {"DRAFT", "REJECTED", "SENT", "DELIVERED", "SENDING_FAILED", "DELIVERY_FAILED"}
+)
 
 
 def moves_forward(current: str, reported: str) -> bool:
@@ -742,6 +745,7 @@ def test_the_lifecycle_replay_finds_broken_rules() -> None:
         ([*sent, ("Redacted", None), ("Edited", None)], "CHAT", False),
         ([*sent, ("Redacted", None), ("Redacted", None)], "CHAT", False),
         ([("Drafted", None), ("Sent", None), ("Redacted", None)], "CHAT", False),  # ACCEPTED
+        ([("Drafted", None), ("Redacted", None), ("Sent", None)], "CHAT", False),
         ([*sent, ("StatusChanged", "PROCESSING")], "CHAT", False),  # backwards
         ([("Drafted", None), ("Approved", None)], "CHAT", True),  # approved, never sent
         ([("Drafted", None), ("Drafted", None)], "CHAT", False),

@@ -62,6 +62,12 @@ class Checks:
         elif not storable(value):
             self.add(path, _UNSTORABLE)
 
+    def reason(self, path: str, value: str | None) -> None:
+        if value is not None and len(value) > _REASON:
+            self.add(path, f"must be at most {_REASON} characters")
+        elif value is not None and not storable(value):
+            self.add(path, _UNSTORABLE)
+
     def version(self, path: str, value: int | None) -> None:
         if value is not None and value < 1:
             self.add(path, "must be 1 or more")
@@ -154,10 +160,7 @@ def check_common(
     c.version("input.expectedVersion", expected_version)
     c.short("input.actor", actor)
     c.short("input.idempotencyKey", idempotency_key, required=True)
-    if reason is not None and len(reason) > _REASON:
-        c.add("input.reason", f"must be at most {_REASON} characters")
-    elif reason is not None and not storable(reason):
-        c.add("input.reason", _UNSTORABLE)
+    c.reason("input.reason", reason)
     c.done()
 
 

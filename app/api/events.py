@@ -98,7 +98,7 @@ class MessageApproved(MessageEvent):
 )
 class MessageRejected(MessageEvent):
     reason: str | None = strawberry.field(
-        description="The reason the rejecter gave; null when none was given."
+        description="The reason the rejecter gave; null when none was given, or once redacted."
     )
 
 
@@ -121,7 +121,8 @@ class MessageStatusChanged(MessageEvent):
     )
     reason: str | None = strawberry.field(
         description=(
-            "The reason the channel gave; null when none was given. With SENDING_FAILED or "
+            "The reason the channel gave; null when none was given, or once redacted. With "
+            "SENDING_FAILED or "
             "DELIVERY_FAILED it became the message's failureReason."
         )
     )
@@ -129,13 +130,16 @@ class MessageStatusChanged(MessageEvent):
 
 @strawberry.type(
     description=(
-        "The message was redacted (redactMessage): its content is now erased, from the message "
-        "and from every earlier event of it."
+        "The message was redacted (redactMessage): its content and personal fields are now "
+        "erased, from the message and from every earlier event of it."
     )
 )
 class MessageRedacted(MessageEvent):
     reason: str | None = strawberry.field(
-        description="The reason the redacter gave; null when none was given."
+        description=(
+            "Always null: the reason is sealed with the very key the redaction destroys, so it "
+            "is erased with everything else."
+        )
     )
 
 

@@ -176,9 +176,10 @@ class SendMessageInput:
 
 @strawberry.input(
     description=(
-        "Redaction erases the content of the message and of every earlier event of it. Only "
-        "messages that are no longer in progress (SENT, DELIVERED, SENDING_FAILED, "
-        "DELIVERY_FAILED) can be redacted."
+        "Redaction erases the content and every personal field (recipients' identifiers, "
+        "sender, reference, reasons) of the message and of every earlier event of it. Messages "
+        "still in progress (ACCEPTED, PROCESSING) cannot be redacted; drafts, rejected messages "
+        "and finished ones (SENT, DELIVERED, SENDING_FAILED, DELIVERY_FAILED) can."
     )
 )
 class RedactMessageInput:

@@ -17,6 +17,7 @@ from app.workspaces import Principal
 from . import checks
 from .actions import MessageActionResult, handle_action
 from .context import blocking, context_of
+from .erasure import EraseContactInput, EraseContactResult, erase
 from .inputs import (
     ApproveMessageInput,
     DraftMessageInput,
@@ -180,9 +181,12 @@ class Mutation:
 
     @strawberry.mutation(
         description=(
-            "Erase a message's content for good, from the message and from every event of it "
-            "(text and body become null). Only SENT, DELIVERED, SENDING_FAILED and "
-            "DELIVERY_FAILED messages can be redacted, once; anything else fails with CONFLICT."
+            "Erase a message's content and personal fields for good, from the message and from "
+            "every event of it: text, body, sender, reference and reasons become null, "
+            "recipients keep their identifierKey and type with an empty identifierValue. Drafts, "
+            "rejected messages and finished ones (SENT, DELIVERED, SENDING_FAILED, "
+            "DELIVERY_FAILED) can be redacted, once; messages in progress (ACCEPTED, PROCESSING) "
+            "and redacted ones fail with CONFLICT."
         )
     )
     async def redact_message(
@@ -295,3 +299,20 @@ class Mutation:
         ],
     ) -> MessageActionResult:
         return await handle_action(info, str(conversation_id), str(message_id), metadata)
+
+    @strawberry.mutation(
+        description=(
+            "Erase a person: redact every message of your workspace addressed to this identifier, "
+            "on any channel and in any conversation, as redactMessage does each. Idempotent: run "
+            "it again to finish what a failure interrupted, or once messages in progress have "
+            "finished. Another workspace's messages are never touched."
+        )
+    )
+    async def erase_contact(
+        self,
+        info: Info,
+        input: Annotated[
+            EraseContactInput, strawberry.argument(description="Whom to erase, and why.")
+        ],
+    ) -> EraseContactResult:
+        return await erase(info, input)

@@ -28,6 +28,7 @@ from .events import EVENT_TYPES, MessageEvent, MessageEventConnection, event_con
 from .guards import EachOperationAuthenticated, SafeParserCache
 from .limits import LIMIT_RULES, MAX_TOKENS
 from .live import at, message_events
+from .measure import Measured
 from .mutations import Mutation
 from .node import Node
 from .paging import MAX_EVENTS, MAX_MESSAGES, check_first, parse_cursor
@@ -314,10 +315,16 @@ class HeraldSchema(strawberry.Schema):
 
 
 @cache
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_schema(*, introspection: bool = True, tracer_provider: Any = None) -> strawberry.Schema:
     """Built once (per setting): the parser and validation caches live as long as the schema.
-    Without introspection, clients must already know the schema (HERALD_INTROSPECTION=0)."""
+    Without introspection, clients must already know the schema (HERALD_INTROSPECTION=0).
+    With a tracer provider (app.telemetry), each operation is a span."""
     closed = [DisableIntrospection] if not introspection else []
+    traced = []
+    if tracer_provider is not None:
+        from app.telemetry import traced_operations
+
+        traced = [traced_operations(tracer_provider)]
     return HeraldSchema(
         query=Query,
         mutation=Mutation,
@@ -325,6 +332,8 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         types=list(EVENT_TYPES),
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
+            Measured,
+            *traced,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: SafeParserCache(maxsize=1_000),
             lambda: ValidationCache(maxsize=1_000),

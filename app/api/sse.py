@@ -10,11 +10,12 @@ subscriptions the same way."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 
 from starlette.requests import Request
 from starlette.responses import Response
+from strawberry.schema import BaseSchema
 
 from app.errors import HeraldError
 from app.runtime import Herald
@@ -25,7 +26,7 @@ from .quota import quota_of
 from .sse_wire import EVENT_STREAM, Params, allowed, event, event_stream, refusal, refused, results
 
 
-async def distinct(request: Request, herald: Herald) -> Response:
+async def distinct(request: Request, herald: Herald, schema: BaseSchema) -> Response:
     """One operation, one stream: refusals come as `next` events, as the protocol asks."""
     try:
         params = await Params.of(request)
@@ -36,7 +37,7 @@ async def distinct(request: Request, herald: Herald) -> Response:
     async def events() -> AsyncIterator[str]:
         try:
             principal = await blocking(context.principal)
-            answers = results(herald, context, params, allowed(request))
+            answers = results(schema, context, params, allowed(request))
             with quota_of(herald).connections.take(principal):
                 async with aclosing(answers):
                     async for answer in answers:
@@ -48,14 +49,19 @@ async def distinct(request: Request, herald: Herald) -> Response:
     return event_stream(herald, events())
 
 
-async def stream(request: Request) -> Response:
-    """The one route: which mode and which step, by the request's method, Accept and token."""
-    herald: Herald = request.app.state.herald
-    token = request.headers.get(sse_single.TOKEN_HEADER) or request.query_params.get("token")
-    accepts_stream = EVENT_STREAM in request.headers.get("accept", "")
-    if token is None and accepts_stream and request.method in ("GET", "POST"):
-        return await distinct(request, herald)
-    try:
-        return await sse_single.handle(request, herald, token, accepts_stream)
-    except HeraldError as error:
-        return refused(error)
+def endpoint(schema: BaseSchema) -> Callable[[Request], Awaitable[Response]]:
+    """The one route, running operations on the schema the HTTP and WebSocket view runs."""
+
+    async def stream(request: Request) -> Response:
+        """Which mode and which step, by the request's method, Accept and token."""
+        herald: Herald = request.app.state.herald
+        token = request.headers.get(sse_single.TOKEN_HEADER) or request.query_params.get("token")
+        accepts_stream = EVENT_STREAM in request.headers.get("accept", "")
+        if token is None and accepts_stream and request.method in ("GET", "POST"):
+            return await distinct(request, herald, schema)
+        try:
+            return await sse_single.handle(request, herald, schema, token, accepts_stream)
+        except HeraldError as error:
+            return refused(error)
+
+    return stream

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from strawberry.schema import BaseSchema
 
 from app.errors import Forbidden, HeraldError, LimitExceeded, NotFound, ValidationFailed
 from app.runtime import Herald
@@ -82,7 +83,7 @@ reservations_of = per_herald(Reservations)
 
 
 async def handle(
-    request: Request, herald: Herald, token: str | None, accepts_stream: bool
+    request: Request, herald: Herald, schema: BaseSchema, token: str | None, accepts_stream: bool
 ) -> Response:
     reservations = reservations_of(herald)
     if request.method == "PUT":
@@ -92,7 +93,7 @@ async def handle(
     if request.method == "GET" and accepts_stream:
         return opened(herald, reservations, reservation)
     if request.method == "POST":
-        return await start(request, herald, reservation)
+        return await start(request, herald, schema, reservation)
     if request.method == "DELETE":
         task = reservation.operations.pop(request.query_params.get("operationId", ""), None)
         if task is not None:
@@ -118,7 +119,9 @@ def opened(herald: Herald, reservations: Reservations, reservation: Reservation)
     return event_stream(herald, events())
 
 
-async def start(request: Request, herald: Herald, reservation: Reservation) -> Response:
+async def start(
+    request: Request, herald: Herald, schema: BaseSchema, reservation: Reservation
+) -> Response:
     context = Context(herald=herald, request=request)
     principal = await blocking(context.principal)
     if principal.key_digest != reservation.digest:
@@ -135,7 +138,7 @@ async def start(request: Request, herald: Herald, reservation: Reservation) -> R
     if len(reservation.operations) >= limit:
         raise LimitExceeded(f"at most {limit} operations at once on one stream")
     reservation.operations[operation_id] = asyncio.get_running_loop().create_task(
-        run(reservation, operation_id, results(herald, context, params, allowed(request)))
+        run(reservation, operation_id, results(schema, context, params, allowed(request)))
     )
     return Response(status_code=202)
 

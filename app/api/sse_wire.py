@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from strawberry.http.streaming import merge_stream_with_heartbeat
+from strawberry.schema import BaseSchema
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -21,7 +22,6 @@ from app.runtime import Herald
 from .context import Context
 from .errors import classify
 from .persisted import remember, resolve
-from .schema import build_schema
 
 EVENT_STREAM = "text/event-stream"
 HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
@@ -82,14 +82,15 @@ def allowed(request: Request) -> set[OperationType]:
 
 
 async def results(
-    herald: Herald, context: Context, params: Params, kinds: set[OperationType]
+    schema: BaseSchema, context: Context, params: Params, kinds: set[OperationType]
 ) -> AsyncGenerator[dict[str, Any], None]:
     """The operation's results, as the schema streams them, each as the wire shows it."""
+    herald = context.herald
     query, refusal = await resolve(herald, params.query, params.extensions)
     if refusal is not None:
         yield {"errors": [refusal.formatted]}
         return
-    stream = await build_schema(introspection=herald.settings.introspection).stream(
+    stream = await schema.stream(
         query,
         variable_values=params.variables,
         context_value=context,

@@ -16,6 +16,7 @@ from app.lifecycle import Channel as ChannelValue
 from app.lifecycle import Status
 
 from .node import Node
+from .revisions import approval_field, revisions_field
 from .scalars import JSON, DateTime, json_value, when
 
 if TYPE_CHECKING:
@@ -59,11 +60,12 @@ _describe_values(
     {
         "DRAFT": (
             "Not sent yet. A draft can be edited, updated, sent (unless it requires approval), "
-            "approved or rejected; it cannot be redacted or take a delivery status."
+            "approved, rejected or redacted; it cannot take a delivery status. A redacted draft "
+            "stays DRAFT, and no command can change it any more (CONFLICT)."
         ),
         "REJECTED": (
-            "Rejected before it was sent. Final: no command changes it any more (they fail with "
-            "CONFLICT)."
+            "Rejected before it was sent. Final: no command but redactMessage changes it any more "
+            "(the others fail with CONFLICT)."
         ),
         "ACCEPTED": (
             "Sent by Herald (sendMessage, approveMessage or updateMessage) and handed to the "
@@ -118,7 +120,10 @@ _describe_values(
 class Recipient:
     identifier_key: str = strawberry.field(description='e.g. "phonenumber" or "emailaddress".')
     identifier_value: str = strawberry.field(
-        description='The address itself, of the kind identifierKey names, e.g. "+15550100".'
+        description=(
+            'The address itself, of the kind identifierKey names, e.g. "+15550100". Erased by '
+            "redaction: then an empty string (the contract keeps this field non-null)."
+        )
     )
     type: RecipientType = strawberry.field(description="How this recipient receives the message.")
 
@@ -147,6 +152,16 @@ class PageInfo:
             "The cursor of the last item of this page; pass it as `after` to get the next page. "
             "Null when the page is empty."
         )
+    )
+
+
+def page_info(cursors: list[str], *, has_next: bool, has_previous: bool) -> PageInfo:
+    """Where a page of these cursors starts and ends."""
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=has_previous,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
     )
 
 
@@ -183,7 +198,7 @@ class MessageType(Node):
         description="Who the message is for, in the order given; empty when nobody was named."
     )
     sender: Sender | None = strawberry.field(
-        description="Who the message is from; null when no sender was given."
+        description="Who the message is from; null when no sender was given, or once redacted."
     )
     reply_to_message_id: strawberry.ID | None = strawberry.field(
         description="The id of the message this one replies to; null when it is not a reply."
@@ -207,11 +222,15 @@ class MessageType(Node):
         description="The actor who rejected the message; null unless it was rejected."
     )
     rejection_reason: str | None = strawberry.field(
-        description="The reason given when the message was rejected; null when none was given."
+        description=(
+            "The reason given when the message was rejected; null when none was given, or once "
+            "redacted."
+        )
     )
     failure_reason: str | None = strawberry.field(
         description=(
-            "The reason the channel gave with SENDING_FAILED or DELIVERY_FAILED; null otherwise."
+            "The reason the channel gave with SENDING_FAILED or DELIVERY_FAILED; null otherwise, "
+            "and once redacted."
         )
     )
     edited: bool = strawberry.field(
@@ -219,7 +238,8 @@ class MessageType(Node):
     )
     redacted: bool = strawberry.field(
         description=(
-            "True once the message has been redacted: its content is erased for good, from the "
+            "True once the message has been redacted: its content and every personal field "
+            "(recipients' addresses, sender, reference, reasons) are erased for good, from the "
             "message and from every event of it."
         )
     )
@@ -262,13 +282,16 @@ class MessageType(Node):
 
         return await history_page(info, str(self.id), 100 if first is None else first, after)
 
+    revisions = revisions_field()
+    approval = approval_field()
 
-def recipients_of(raw: list[dict[str, str]]) -> list[Recipient]:
+
+def recipients_of(raw: list[dict[str, str | None]]) -> list[Recipient]:
     return [
         Recipient(
-            identifier_key=r["identifierKey"],
-            identifier_value=r["identifierValue"],
-            type=RecipientType(r.get("type", "TO")),
+            identifier_key=str(r["identifierKey"]),
+            identifier_value=r.get("identifierValue") or "",
+            type=RecipientType(r.get("type") or "TO"),
         )
         for r in raw
     ]
