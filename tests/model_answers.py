@@ -157,25 +157,24 @@ def acknowledged_problems(
     problems = []
     if versions != list(range(versions[0], versions[0] + len(versions))):
         problems.append(f"{where}: its events are not consecutive: {versions}")
-    if p.kind.startswith("action_"):
-        if answer.get("status") != "success":
-            problems.append(f"{where}: answered {answer}")
-        if p.text is not None and answer["message"]["message"] != p.text:
-            problems.append(f"{where}: answered the text {answer['message']['message']!r}")
-    elif t.version != versions[-1] or history[versions[-1] - 1].status != t.status:
+    action = p.kind.startswith("action_")
+    if action and answer.get("status") != "success":
+        problems.append(f"{where}: answered {answer}")
+    if not action and (t.version != versions[-1] or history[versions[-1] - 1].status != t.status):
         problems.append(f"{where}: answered v{t.version} {t.status}, recorded {mine}")
     if p.kind == "draft" and answer.get("id") != t.message:
         problems.append(f"{where}: answered the id {answer.get('id')}, its key names {t.message}")
-    if p.kind == "draft" and mine[0]["text"] not in (first_text, None):
-        problems.append(f"{where}: drafted {first_text!r}, recorded {mine[0]['text']!r}")
     if t.expected is not None and versions[0] != t.expected + 1:
         problems.append(f"{where}: expected v{t.expected}, recorded at v{versions[0]}")
-    if p.text is not None and not p.kind.startswith("action_") and answer.get("text") != p.text:
-        problems.append(f"{where}: answered the text {answer.get('text')!r}")
-    if p.text is not None and mine[0]["text"] not in (p.text, None):
-        problems.append(f"{where}: recorded the text {mine[0]['text']!r}")
-    if p.text is not None and mine[0]["text"] is None and not history[-1].redacted:
-        problems.append(f"{where}: its text is gone, yet the message is not redacted")
+    sent = first_text if p.kind == "draft" else p.text
+    if sent is not None:
+        shown = answer["message"]["message"] if action else answer.get("text")
+        if shown != sent:  # the answer is the message right after this command
+            problems.append(f"{where}: sent {sent!r}, answered {shown!r}")
+        if mine[0]["text"] not in (sent, None):
+            problems.append(f"{where}: sent {sent!r}, recorded {mine[0]['text']!r}")
+        if mine[0]["text"] is None and not history[-1].redacted:
+            problems.append(f"{where}: its text is gone, yet the message is not redacted")
     if p.kind == "report" and mine[0]["status"] != p.report:
         problems.append(f"{where}: recorded the status {mine[0]['status']}")
     return problems

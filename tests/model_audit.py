@@ -16,7 +16,15 @@ from tests.lifecycle_model import State, replay
 from tests.model_answers import check_answers
 from tests.model_plan import Plan
 from tests.model_racers import Told
-from tests.readings import Client, Reading, cli_histories, cli_problems, read_message, verify_views
+from tests.readings import (
+    Client,
+    Reading,
+    cli_histories,
+    cli_problems,
+    events_pages,
+    read_message,
+    verify_views,
+)
 
 KEYS_SEEN = dict[str, set[bytes]]  # message id -> every content key read for it, before redaction
 
@@ -26,6 +34,7 @@ class Findings:
     unreadable: dict[str, list[str]] = field(default_factory=dict)  # message id -> what failed
     lifecycle: list[str] = field(default_factory=list)  # a history that breaks a rule
     views: list[str] = field(default_factory=list)  # a path that disagrees with the history
+    pages: list[str] = field(default_factory=list)  # errors of the workspace's events pages
     misanswered: list[str] = field(default_factory=list)  # an answer the history contradicts
     unexpected: list[str] = field(default_factory=list)  # a refusal other than CONFLICT
     erasure: list[str] = field(default_factory=list)  # redacted content shown, stored or keyed
@@ -41,6 +50,7 @@ class Findings:
             *unreadable,
             *self.lifecycle,
             *self.views,
+            *self.pages,
             *self.misanswered,
             *self.unexpected,
             *self.erasure,
@@ -61,6 +71,7 @@ def audit(
     found = Findings()
     internal_before = reader.codes["INTERNAL_SERVER_ERROR"]
     readings = {mid: read_message(reader, mid, slot) for slot, mid in ids.items()}
+    found.pages = events_pages(reader)[1]
     runs = cli_histories(database_url, list(readings))
     for mid, r in readings.items():
         if r.errors:

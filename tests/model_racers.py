@@ -141,24 +141,25 @@ class Racers:
         self.finished = threading.Event()
         self.changed = threading.Condition()
         self.released = -1  # the last step released to the clients
-        self.acks: Counter[int] = Counter()  # acknowledged commands, by step
+        self.answered: Counter[int] = Counter()  # commands answered, by step
         self.lock = threading.Lock()
 
     def close(self) -> None:
         for client in self.clients:
             client.close()
 
-    def wait_for(self, step: int, acks: int, timeout: float) -> bool:
-        """Until `step` is released and `acks` of its commands are acknowledged; False if the
+    def wait_for(self, step: int, answers: int, timeout: float) -> bool:
+        """Until `step` is released and `answers` of its commands are answered; False if the
         run finished first."""
         with self.changed:
             self.changed.wait_for(
                 lambda: (
-                    (self.released >= step and self.acks[step] >= acks) or self.finished.is_set()
+                    (self.released >= step and self.answered[step] >= answers)
+                    or self.finished.is_set()
                 ),
                 timeout=timeout,
             )
-            return self.released >= step and self.acks[step] >= acks
+            return self.released >= step and self.answered[step] >= answers
 
     def run(self, plan: Plan, ids: dict[str, str], versions: dict[str, int]) -> list[Told]:
         barrier = threading.Barrier(len(self.clients), timeout=120)
@@ -178,6 +179,9 @@ class Racers:
                         told.append(done)
                     if done.code == "LOST":
                         return
+                    with self.changed:
+                        self.answered[n] += 1
+                        self.changed.notify_all()
             except threading.BrokenBarrierError:
                 if not self.killing.is_set():
                     failures.append(AssertionError("a racer broke the barrier"))
@@ -216,15 +220,18 @@ class Racers:
         if body.get("errors"):
             extensions = body["errors"][0].get("extensions") or {}
             version, status = extensions.get("currentVersion"), extensions.get("currentStatus")
+            saw(seen, p.slot, version)
             return Told(p, actor, message, expected, str(extensions.get("code")), version, status)
         answer = next(iter(body["data"].values()))
         if p.kind == "draft":
             with self.lock:
                 message = ids.setdefault(p.slot, answer["id"])
         version = answer.get("version")
-        if version is not None:
-            seen[p.slot] = max(seen.get(p.slot, 0), version)
-        with self.changed:
-            self.acks[p.step] += 1
-            self.changed.notify_all()
+        saw(seen, p.slot, version)
         return Told(p, actor, message, expected, None, version, answer.get("status"), answer)
+
+
+def saw(seen: dict[str, int], slot: str, version: int | None) -> None:
+    """A client learns a message's version from each answer that names one."""
+    if isinstance(version, int):
+        seen[slot] = max(seen.get(slot, version), version)

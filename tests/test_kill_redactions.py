@@ -1,14 +1,15 @@
 """A kill -9 amid edits and redactions, then a restart: the checks of the model-based proof.
 
 Each time, a round of the seeded schedule of tests/model_plan.py, weighted to edits and
-redactions, races on a real `herald serve` process; the server is killed with SIGKILL at a step
-where a sent CHAT message is redacted while the other clients edit it, right after that step's
-first acknowledgements. A new server then starts on the same database, and tests/model_audit.py
-checks every message: readable through every path, every acknowledged write there at its
-version (a command the kill cut off recorded whole or not at all), every refusal justified, no
-INTERNAL_SERVER_ERROR, a redacted message erased (no key row, none of its text in the
-database's bytes), `herald projections verify` clean. Once the last server has stopped, what
-is durable is scanned for every text and old key of every redacted message. More kills:
+redactions, races on a real `herald serve` process; the server is killed with SIGKILL during a
+step where a client redacts (mostly a sent CHAT message, while the other clients edit it), as
+soon as that step is released or its first answer is in. A new server then starts on the same
+database, and tests/model_audit.py checks every message: readable through every path, every
+acknowledged write there at its version (a command the kill cut off recorded whole or not at
+all), every refusal justified, no INTERNAL_SERVER_ERROR, a redacted message erased (no key row,
+none of its text in the database's bytes), `herald projections verify` clean. Once the last
+server has stopped, what is durable is scanned for every text and old key of every redacted
+message. More kills:
 
     HERALD_KILLS=10 HERALD_MODEL_SEED=1234 .venv/bin/pytest -q tests/test_kill_redactions.py
 """
@@ -22,10 +23,8 @@ import threading
 from pathlib import Path
 
 from app.settings import Settings
-from tests.erasure import is_sqlite, key_rows, stored_bytes
-from tests.figures import backend_of, record
-from tests.model_audit import KEYS_SEEN, audit, stored_problems
 from tests.model_plan import WEIGHTS, Plan, plan_round, seed_of_this_run
+from tests.model_proof import Proof
 from tests.model_racers import Racers, Told, setup_round
 from tests.processes import ServerProcess, create_keys, database_alone
 from tests.readings import Client, events_pages
@@ -44,7 +43,7 @@ def race_until_killed(
     at: tuple[int, int],
 ) -> list[Told]:
     """Race the plan; SIGKILL the server once step at[0] is released and at[1] of its commands
-    are acknowledged. The clients then stop, each with its command in flight LOST."""
+    are answered. The clients then stop, each with its command in flight LOST."""
     result: dict[str, list[Told] | BaseException] = {}
 
     def run() -> None:
@@ -82,30 +81,25 @@ def found_ids(reader: Client, plan: Plan, ids: dict[str, str]) -> None:
 def test_a_kill_9_amid_edits_and_redactions_then_a_restart_leaves_every_message_whole(
     settings: Settings, tmp_path: Path
 ) -> None:
-    seed = seed_of_this_run()
-    print(f"kill amid redactions: HERALD_MODEL_SEED={seed}, {KILLS} kills")
     database_url = database_alone(settings.database_url, tmp_path)
-    backend = backend_of(database_url)
+    proof = Proof("kill amid redactions", database_url, seed_of_this_run())
+    print(f"kill amid redactions: HERALD_MODEL_SEED={proof.seed}, {KILLS} kills")
     names = ["setup", *(f"client-{c}" for c in range(CLIENTS))]
     keys = create_keys(database_url, "acme", names)
-    keys_seen: KEYS_SEEN = {}
-    redacted: dict[str, list[str]] = {}
-    problems: list[str] = []
     server = ServerProcess(database_url, tmp_path / "server-0.log")
     try:
         server.wait_ready()
         for kill in range(KILLS):
-            chance = random.Random(f"{seed}/kill {kill}")
-            plan = plan_round(seed, kill, CLIENTS, STEPS, WEIGHTS_AMID_REDACTIONS)
+            plan = plan_round(proof.seed, kill, CLIENTS, STEPS, WEIGHTS_AMID_REDACTIONS)
             reader = Client(server.url, keys["setup"])
             ids, versions = setup_round(reader, plan)
             reader.close()
-            for mid, key in key_rows(database_url, ids.values()).items():
-                keys_seen.setdefault(mid, set()).add(key)
-            redactions = [
+            proof.keys_before_racing(ids)
+            chance = random.Random(f"{proof.seed}/kill {kill}")
+            redacting = [
                 n for n, step in enumerate(plan.steps) if any(p.kind == "redact" for p in step)
             ]
-            at = (chance.choice(redactions[:-1] or redactions), chance.randrange(2))
+            at = (chance.choice(redacting[1:-1] or redacting), chance.randrange(2))
             racers = Racers(server.url, {name: keys[name] for name in names[1:]})
             told = race_until_killed(racers, server, plan, (ids, versions), at)
             racers.close()
@@ -114,44 +108,13 @@ def test_a_kill_9_amid_edits_and_redactions_then_a_restart_leaves_every_message_
             server.wait_ready()
             reader = Client(server.url, keys["setup"])
             found_ids(reader, plan, ids)
-            found = audit(
-                plan,
-                told,
-                ids,
-                reader,
-                database_url,
-                keys_seen,
-                scan_keys=not is_sqlite(database_url),
+            cut_off = sum(t.code == "LOST" for t in told)
+            label = f"kill {kill} at step {at[0]}, {cut_off} commands cut off"
+            proof.audit(
+                label, plan, told, ids, reader, kills=1, restarts=1, commands_cut_off=cut_off
             )
             reader.close()
-            redacted |= found.redacted
-            cut_off = sum(t.code == "LOST" for t in told)
-            print(f"kill {kill} at step {at[0]}: {cut_off} commands cut off, {dict(found.counts)}")
-            record(
-                "kill amid redactions",
-                backend,
-                kills=1,
-                restarts=1,
-                commands_cut_off=cut_off,
-                internal_errors=found.internal,
-                lifecycle_broken=len(found.lifecycle),
-                views_disagreeing=len(found.views),
-                misanswered=len(found.misanswered),
-                unexpected_refusals=len(found.unexpected),
-                erasure_failures=len(found.erasure),
-                projections_verified=int(found.verify is None),
-                **found.counts,
-            )
-            problems += [f"kill {kill}: {problem}" for problem in found.problems()]
-            if found.internal:
-                problems.append(f"kill {kill}: {found.internal} INTERNAL_SERVER_ERROR answers")
     finally:
         server.stop()
-
-    if is_sqlite(database_url):  # what is durable, the server gone: every file of the database
-        stored = stored_bytes(database_url)
-        for mid, texts in redacted.items():
-            problems += stored_problems(stored, mid, texts, keys_seen.get(mid, set()))
-    assert not problems, f"HERALD_MODEL_SEED={seed}: {len(problems)} problems:\n" + "\n".join(
-        problems[:40]
-    )
+    proof.scan_durable()
+    assert not proof.problems, proof.verdict()

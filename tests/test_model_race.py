@@ -23,85 +23,44 @@ from pathlib import Path
 from typing import Any
 
 from app.settings import Settings
-from tests.erasure import is_sqlite, key_rows, stored_bytes
-from tests.figures import backend_of, record
 from tests.lifecycle_model import replay
 from tests.model_answers import refusal_problems
-from tests.model_audit import KEYS_SEEN, audit, stored_problems
+from tests.model_audit import stored_problems
 from tests.model_plan import Planned, plan_round, seed_of_this_run
+from tests.model_proof import Proof
 from tests.model_racers import Racers, Told, setup_round
 from tests.processes import ServerProcess, create_keys, database_alone
 from tests.readings import Client
 
 ROUNDS = int(os.environ.get("HERALD_MODEL_ROUNDS") or 0) or 3
 CLIENTS = 6
-STEPS = 8
+STEPS = 10
 
 
 def test_every_command_racing_on_the_same_messages_leaves_every_message_whole_and_erased(
     settings: Settings, tmp_path: Path
 ) -> None:
-    seed = seed_of_this_run()
-    print(f"model race: HERALD_MODEL_SEED={seed}, {ROUNDS} rounds")
-    database_url = database_alone(settings.database_url, tmp_path)
-    backend = backend_of(database_url)
+    proof = Proof("model race", database_alone(settings.database_url, tmp_path), seed_of_this_run())
+    print(f"model race: HERALD_MODEL_SEED={proof.seed}, {ROUNDS} rounds")
     names = ["setup", *(f"client-{c}" for c in range(CLIENTS))]
-    keys = create_keys(database_url, "acme", names)
-    server = ServerProcess(database_url, tmp_path / "server.log")
-    keys_seen: KEYS_SEEN = {}
-    redacted: dict[str, list[str]] = {}
-    problems: list[str] = []
+    keys = create_keys(proof.database_url, "acme", names)
+    server = ServerProcess(proof.database_url, tmp_path / "server.log")
     try:
         server.wait_ready()
         reader = Client(server.url, keys["setup"])
         for round_ in range(ROUNDS):
-            plan = plan_round(seed, round_, CLIENTS, STEPS)
+            plan = plan_round(proof.seed, round_, CLIENTS, STEPS)
             ids, versions = setup_round(reader, plan)
-            for mid, key in key_rows(database_url, ids.values()).items():
-                keys_seen.setdefault(mid, set()).add(key)
+            proof.keys_before_racing(ids)
             racers = Racers(server.url, {name: keys[name] for name in names[1:]})
             told = racers.run(plan, ids, versions)
             racers.close()
-            # On SQLite the old keys are looked for once the server has stopped (below): until
-            # it checkpoints, its write-ahead log may keep pages from before a deletion.
-            found = audit(
-                plan,
-                told,
-                ids,
-                reader,
-                database_url,
-                keys_seen,
-                scan_keys=not is_sqlite(database_url),
-            )
-            redacted |= found.redacted
-            record(
-                "model race",
-                backend,
-                rounds=1,
-                internal_errors=found.internal,
-                lifecycle_broken=len(found.lifecycle),
-                views_disagreeing=len(found.views),
-                misanswered=len(found.misanswered),
-                unexpected_refusals=len(found.unexpected),
-                erasure_failures=len(found.erasure),
-                projections_verified=int(found.verify is None),
-                **found.counts,
-            )
-            print(f"round {round_}: {dict(found.counts)}, internal errors {found.internal}")
-            problems += [f"round {round_}: {problem}" for problem in found.problems()]
-            if found.internal:
-                problems.append(f"round {round_}: {found.internal} INTERNAL_SERVER_ERROR answers")
+            proof.audit(f"round {round_}", plan, told, ids, reader, rounds=1)
         reader.close()
     finally:
         server.stop()
-
-    if is_sqlite(database_url):  # what is durable, the server gone: every file of the database
-        stored = stored_bytes(database_url)
-        for mid, texts in redacted.items():
-            problems += stored_problems(stored, mid, texts, keys_seen.get(mid, set()))
-    assert not problems, f"HERALD_MODEL_SEED={seed}: {len(problems)} problems:\n" + "\n".join(
-        problems[:40]
-    )
+    proof.scan_durable()
+    assert not proof.problems, proof.verdict()
 
 
 def test_the_model_finds_broken_histories_unjustified_refusals_and_stored_content() -> None:
