@@ -98,7 +98,9 @@ def request(
         given["body"] = body_of(str(p.text))
     if p.kind == "update":
         given["conversationId"] = slot.name
-        given |= {"recipients": RECIPIENTS} if "recipients" in p.update else {}
+        if "recipients" in p.update:  # others than any before, so that it changes something
+            number = f"+1555{p.step:03d}{p.client:03d}"
+            given["recipients"] = [{"identifierKey": "phonenumber", "identifierValue": number}]
         given |= {"draft": False} if "draft" in p.update else {}
         given |= {"status": "ACCEPTED"} if "status" in p.update else {}
     if p.kind == "report":

@@ -28,13 +28,21 @@ def herald_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 def herald_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return python(database_url, ["-m", "app.cli", *args])
+
+
+def python(
+    database_url: str, args: list[str], given: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """This Python, in the project's folder, on this database, fed `given` on stdin."""
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, *args],
+        input=given,
         env=herald_env(database_url),
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
@@ -163,16 +171,7 @@ def herald_cli_calls(
     database_url: str, calls: list[list[str]]
 ) -> list[subprocess.CompletedProcess[str]]:
     """`herald ARGS...` for each of `calls`, one after another in one process."""
-    done = subprocess.run(
-        [sys.executable, "-c", _CALLS],
-        input=json.dumps(calls),
-        env=herald_env(database_url),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = python(database_url, ["-c", _CALLS], json.dumps(calls), timeout=600)
     assert done.returncode == 0, done.stderr
     return [
         subprocess.CompletedProcess(["herald", *argv], code, out, err)
