@@ -111,7 +111,7 @@ def read_message(client: Client, message_id: str, conversation_id: str) -> Readi
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
-    # Every version up to the one recorded, even when the message itself failed to read.
+    # Every version the message or its history shows (none, when neither could be read).
     last = max([reading.message["version"] if reading.message else 0, len(reading.history)])
     reading.versions = versions_of(client, message_id, last, reading.errors)
     edges, errors = events_pages(client, conversation_id)
