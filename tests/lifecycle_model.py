@@ -10,9 +10,11 @@ from typing import Any
 
 ORDERED = ("ACCEPTED", "PROCESSING", "SENT", "DELIVERED")
 SENT_STATES = frozenset({*ORDERED, "SENDING_FAILED", "DELIVERY_FAILED"})
-# The statuses a message can be redacted in, once. Messages in progress (ACCEPTED, PROCESSING)
-# never can; issue 11 adds DRAFT and REJECTED here, and nowhere else in the proofs.
-REDACTABLE = frozenset({"SENT", "DELIVERED", "SENDING_FAILED", "DELIVERY_FAILED"})
+# The statuses a message can be redacted in, once: drafts, rejected drafts and finished
+# messages; messages in progress (ACCEPTED, PROCESSING) never can. Every proof takes it from here.
+REDACTABLE = frozenset(
+    {"DRAFT", "REJECTED", "SENT", "DELIVERED", "SENDING_FAILED", "DELIVERY_FAILED"}
+)
 REPORTABLE = ("PROCESSING", "SENT", "DELIVERED", "SENDING_FAILED", "DELIVERY_FAILED")
 
 
