@@ -39,7 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--key", help="revoke this one key")
     projections = commands.add_parser("projections", help="manage the read models")
     projection_actions = projections.add_subparsers(dest="action", required=True)
-    projection_actions.add_parser("rebuild", help="replay every event from zero into the views")
+    rebuild = projection_actions.add_parser(
+        "rebuild", help="replay every event from zero into the views, on every core"
+    )
+    rebuild.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes replaying messages in parallel (default: the number of cores)",
+    )
     projection_actions.add_parser(
         "verify", help="compare every view row with a replay of the events"
     )
@@ -102,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "keys":
         return run.revoke_keys(args.workspace, args.name, args.key)
     if args.command == "projections" and args.action == "rebuild":
-        return run.rebuild()
+        return run.rebuild(max(1, args.jobs))
     if args.command == "projections":
         return run.verify_views()
     if args.command == "project":

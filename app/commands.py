@@ -116,7 +116,9 @@ def project() -> int:
     return 0
 
 
-def rebuild() -> int:
+def rebuild(jobs: int) -> int:
+    from app.replay import rebuild as replay
+
     herald = Herald()
     try:
         total = herald.store.recorder.max_notification_id() or 0
@@ -128,9 +130,12 @@ def rebuild() -> int:
             done += count
             _bar(done, total)
 
-        herald.projection.rebuild(progress=progress)
+        replay(herald, jobs, progress)
         elapsed = time.monotonic() - started
-        print(f"\nrebuilt the views from {done} events in {elapsed:.1f}s", file=sys.stderr)
+        print(
+            f"\nrebuilt the views from {done} events in {elapsed:.1f}s with {jobs} jobs",
+            file=sys.stderr,
+        )
     finally:
         herald.close()
     return 0
