@@ -1,5 +1,5 @@
 """herald serve | project | keys create|revoke | projections rebuild|verify | export-schema |
-history | status."""
+documents add|list | history | status."""
 
 from __future__ import annotations
 
@@ -54,6 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
     export.add_argument("--check", action="store_true", help="fail if the file differs")
     export.add_argument("--path", type=Path, default=SCHEMA_FILE)
+    documents = commands.add_parser(
+        "documents", help="registered documents (HERALD_TRUSTED_DOCUMENTS=1 runs only these)"
+    ).add_subparsers(dest="action", required=True)
+    add = documents.add_parser(
+        "add",
+        help="register GraphQL documents: .graphql files, or Apollo persisted-query manifests",
+    )
+    add.add_argument("files", nargs="+", type=Path)
+    documents.add_parser("list", help="print the SHA-256 of every registered document")
     history = commands.add_parser("history", help="print a message's event timeline")
     history.add_argument("message_id")
     history.add_argument(
@@ -106,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         return run.verify_views()
     if args.command == "project":
         return run.project()
+    if args.command == "documents":
+        from app.documents_cli import add_documents, list_documents
+
+        return add_documents(args.files) if args.action == "add" else list_documents()
     if args.command == "status":
         return run.status(args.json)
     return run.history(args.message_id, diff=args.diff)

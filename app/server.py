@@ -10,25 +10,30 @@ import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from app import explorer, health, inspector, logs, metrics, scrape, telemetry
+from app.api import sse
 from app.api.context import Context, blocking
 from app.api.errors import classify
 from app.api.guards import LegacyWSHandler, TransportWSHandler
+from app.api.persisted import remember, resolve
+from app.api.quota import Releasing, hold_connection
 from app.api.schema import build_schema
 from app.errors import HeraldError
 from app.http_media import GraphQLOverHTTP
@@ -41,6 +46,7 @@ log = logging.getLogger(__name__)
 _LEAVE_SECONDS = 2.0
 _BLOCKING_THREADS = 32  # at least the concurrent requests we expect, so they can share commits
 MAX_BODY = 1024 * 1024
+SSE_METHODS = ["GET", "POST", "PUT", "DELETE"]  # graphql-sse's single connection mode uses all
 
 
 class HeraldGraphQL(GraphQL[Context, None]):
@@ -60,13 +66,41 @@ class HeraldGraphQL(GraphQL[Context, None]):
         self.herald = herald
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """A connection without a valid key is closed at once (4403), before any subscription."""
+        """A connection without a valid key, or over its key's connections, is closed at once
+        (4403), before any subscription."""
         try:
-            await blocking(context.principal)
+            principal = await blocking(context.principal)
+            hold_connection(self.herald, context.request.scope, principal)
         except HeraldError as error:
             raise ConnectionRejectionError({"message": str(error), **error.extensions()}) from None
         unset: UnsetType = UNSET
         return unset
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET naming a persisted query by its hash has no `query` either.
+        return super().should_render_graphql_ide(request) and not request.query_params.get(
+            "extensions"
+        )
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """A persisted query runs the document its hash names (app/api/persisted.py)."""
+        query, refusal = await resolve(self.herald, request_data.query, request_data.extensions)
+        if refusal is not None:
+            return ExecutionResult(data=None, errors=[refusal])
+        request_data = replace(request_data, query=query)
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        remember(self.herald, query, request_data.extensions, result)
+        return result
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(explorer.page())
@@ -197,7 +231,8 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
+            Route("/graphql/stream", sse.endpoint(graphql.schema), methods=SSE_METHODS),
+            WebSocketRoute("/graphql", Releasing(graphql)),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
             Route("/metrics", scrape.endpoint(herald)),

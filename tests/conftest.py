@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -203,13 +204,30 @@ def server(herald: Herald) -> Iterator[LiveServer]:
         yield live
 
 
+@contextmanager
+def served(settings: Settings) -> Iterator[LiveServer]:
+    """A live server on a Herald of its own, for tests that need settings of their own."""
+    herald = Herald(settings)
+    try:
+        with LiveServer(herald) as live:
+            yield live
+    finally:
+        herald.close()
+
+
+@pytest.fixture
+def sqlite_herald(sqlite_settings: Settings) -> Iterator[Herald]:
+    """For tests of what does not depend on the backend."""
+    h = Herald(sqlite_settings)
+    yield h
+    h.close()
+
+
 @pytest.fixture
 def sqlite_server(sqlite_settings: Settings) -> Iterator[LiveServer]:
-    """A live server on SQLite only, for tests of pages, whose backend does not matter."""
-    herald = Herald(sqlite_settings)
-    with LiveServer(herald) as live:
+    """A live server on SQLite only, for tests of what does not depend on the backend."""
+    with served(sqlite_settings) as live:
         yield live
-    herald.close()
 
 
 @pytest.fixture

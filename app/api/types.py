@@ -15,6 +15,7 @@ from app.domain import Message as Aggregate
 from app.lifecycle import Channel as ChannelValue
 from app.lifecycle import Status
 
+from .node import Node
 from .revisions import approval_field, revisions_field
 from .scalars import JSON, DateTime, json_value, when
 
@@ -165,7 +166,7 @@ def page_info(cursors: list[str], *, has_next: bool, has_previous: bool) -> Page
 
 
 @strawberry.type(name="Message", description="A message as it stands now (the read model).")
-class MessageType:
+class MessageType(Node):
     id: strawberry.ID = strawberry.field(
         description="The message's id (a UUID), given by Herald when the draft was recorded."
     )
