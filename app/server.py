@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -214,6 +215,9 @@ def create_app(
         threads = ThreadPoolExecutor(_BLOCKING_THREADS, thread_name_prefix="herald")
         asyncio.get_running_loop().set_default_executor(threads)
         herald.start()
+        # What start-up made lives as long as the process: a full collection need not walk it
+        # again each time (its pauses grew long under many open subscriptions).
+        gc.freeze()
         beating = asyncio.create_task(presence.keep_beating())
         try:
             yield
