@@ -41,7 +41,11 @@ class Herald:
     """`project=False` leaves the views to another process (`herald project`); this one then
     waits for them after each write, so read-your-writes holds all the same."""
 
-    def __init__(self, settings: Settings | None = None, *, project: bool = True) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, project: bool = True, rebuilding: bool = False
+    ) -> None:
+        # `rebuilding`: one process of a parallel rebuild (app/replay.py), which keeps the
+        # views' secondary indexes dropped until the rebuild is over.
         self.settings = settings or Settings.from_env()
         self.project = project
         with schema_lock(self.settings):
@@ -49,7 +53,8 @@ class Herald:
             self.workspaces = Workspaces(store.db)
             self.contacts = ContactSecrets(store.db)
             migrate(store)
-            self.views = Views(store.db, store.sealing, store.recorder.events_table_name)  # type: ignore[attr-defined]
+            events = store.recorder.events_table_name  # type: ignore[attr-defined]
+            self.views = Views(store.db, store.sealing, events, indexed=not rebuilding)
             projection = Projection(self.views, store.sealing, store.keys, self.contacts)
             channel = PROJECTED_CHANNEL if self.settings.is_postgres else None
             self.projection = CatchUp(store, projection, notify=channel)

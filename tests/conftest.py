@@ -42,6 +42,18 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         FIGURES.spoil(report.nodeid)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Under pytest-xdist each worker hands its figures to the process that reports the run.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["figures"] = FIGURES.dump()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    FIGURES.merge(getattr(node, "workeroutput", {}).get("figures", []))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     rows = FIGURES.table()
     if not rows:
@@ -174,18 +186,16 @@ class Api:
 class LiveServer:
     """uvicorn serving the real app on a free loopback port, in a thread of this process."""
 
-    def __init__(self, herald: Herald) -> None:
+    def __init__(self, herald: Herald, **app_options: Any) -> None:
         self.herald = herald
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
+        app = create_app(herald=herald, **app_options)
         config = uvicorn.Config(
-            create_app(herald=herald),
-            log_level="warning",
-            lifespan="on",
-            **uvicorn_options(herald.settings),
+            app, log_level="warning", lifespan="on", **uvicorn_options(herald.settings)
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
@@ -210,9 +220,15 @@ class LiveServer:
         return Api(self.base_url, None if workspace is None else self.key(workspace, name))
 
 
+@pytest.fixture
+def server(herald: Herald) -> Iterator[LiveServer]:
+    with LiveServer(herald) as live:
+        yield live
+
+
 @contextmanager
 def served(settings: Settings) -> Iterator[LiveServer]:
-    """A Herald of its own on `settings`, served for the time of the block."""
+    """A live server on a Herald of its own, for tests that need settings of their own."""
     herald = Herald(settings)
     try:
         with LiveServer(herald) as live:
@@ -222,8 +238,17 @@ def served(settings: Settings) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def server(herald: Herald) -> Iterator[LiveServer]:
-    with LiveServer(herald) as live:
+def sqlite_herald(sqlite_settings: Settings) -> Iterator[Herald]:
+    """For tests of what does not depend on the backend."""
+    h = Herald(sqlite_settings)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def sqlite_server(sqlite_settings: Settings) -> Iterator[LiveServer]:
+    """A live server on SQLite only, for tests of what does not depend on the backend."""
+    with served(sqlite_settings) as live:
         yield live
 
 

@@ -19,6 +19,8 @@ from app.settings import Settings
 from app.shares import Shares
 from app.workspaces import Principal, parse_authorization
 
+from .per_herald import per_herald
+
 T = TypeVar("T")
 
 
@@ -39,6 +41,13 @@ class Guards:
             ),
             Shares(settings.workspace_share),
         )
+
+
+def _guards(herald: Herald) -> Guards:
+    return Guards.of(herald.settings)
+
+
+guards_of = per_herald(_guards)
 
 
 @dataclass(frozen=True)
@@ -66,13 +75,12 @@ class Context:
     request: HTTPConnection
     response: Any = None
     connection_params: dict[str, Any] | None = None
-    guards: Guards | None = None
     _principal: Principal | None = field(default=None, repr=False)
     _refusal: HeraldError | None = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.guards is None:
-            self.guards = Guards.of(self.herald.settings)
+    @property
+    def guards(self) -> Guards:
+        return guards_of(self.herald)
 
     @property
     def address(self) -> str:
@@ -105,7 +113,6 @@ class Context:
         without a valid key, from its address's (checked before the key is looked up, so
         guessing keys is limited too). A caller without a valid key may still introspect; its
         refusal waits for the first field that needs the key."""
-        assert self.guards is not None
         addresses = self.guards.addresses
         if self._principal is None and self._refusal is None:
             addresses.check(self.address)
@@ -125,12 +132,10 @@ class Context:
     def refused(self, points: int = 1) -> None:
         """A request refused before it was charged (a bad document, a bad key) costs its
         address: a point, or what reading its document cost."""
-        assert self.guards is not None
         self.guards.addresses.spend(self.address, points)
 
     def share(self, bill: Bill, points: int) -> AbstractAsyncContextManager[None]:
         """The payer's workspace's fair share of this process, while the operation runs."""
-        assert self.guards is not None
         return self.guards.shares.hold(bill.owner, points)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
