@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import metrics
 from app.errors import HeraldError
 from app.ratelimit import RateLimiter
 from app.workspaces import _digest as key_digest
@@ -78,6 +79,7 @@ class GraphQLOverHTTP:
                 if key is not None:
                     self.keys.check(key_digest(key))
             except HeraldError as refused:
+                metrics.refused("rate")
                 error = {"message": str(refused), "extensions": refused.extensions()}
                 await self._refuse(send, 429, error, media or JSON)
                 return

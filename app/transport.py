@@ -12,6 +12,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app import metrics
 from app.settings import Settings
 
 
@@ -120,6 +121,7 @@ class TransportLimits:
         async def bounded() -> Message:
             message = await receive()
             if message["type"] == "websocket.receive" and self._too_large(message):
+                metrics.refused("body")
                 reason = f"LIMIT_EXCEEDED: messages are at most {self.max_bytes} bytes"
                 await send({"type": "websocket.close", "code": 1009, "reason": reason})
                 return {"type": "websocket.disconnect", "code": 1009}
@@ -137,6 +139,7 @@ class TransportLimits:
         return len(text.encode("utf-8", "surrogatepass")) > self.max_bytes
 
     async def _refuse(self, send: Send, status: int, message: str) -> None:
+        metrics.refused("body")
         error = {"message": message, "extensions": {"code": "LIMIT_EXCEEDED"}}
         body = json.dumps({"errors": [error]}).encode()
         await send(

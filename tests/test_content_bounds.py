@@ -18,7 +18,7 @@ from app.content import MAX_CONTENT, UNSTORABLE
 from app.store import MessageStore
 from app.workspaces import Principal
 from tests.conftest import Api, LiveServer, draft
-from tests.ws import init, receive
+from tests.ws import init, run_over
 
 TOO_LONG = f"must be at most {MAX_CONTENT} characters"
 EDIT = "mutation($input: EditMessageInput!) { editMessage(input: $input) { id } }"
@@ -128,18 +128,9 @@ def test_a_refusal_over_websocket_has_the_same_details(server: LiveServer, api: 
         f"ws://127.0.0.1:{server.port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
     ) as ws:
         init(ws, api.key)
-        payload = {"query": ACTION, "variables": action}
-        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-        answer = operation_over_sent(ws)
-    [error] = answer["payload"]["errors"]
+        answer = run_over(ws, "1", ACTION, action)
+    [error] = answer["errors"]
     assert error["extensions"] == {"code": "VALIDATION_FAILED", "details": over_http}
-
-
-def operation_over_sent(ws: Any) -> dict[str, Any]:
-    answer = receive(ws)
-    assert answer["type"] == "next", answer
-    assert receive(ws)["type"] == "complete"
-    return answer
 
 
 def test_a_message_stored_before_the_bounds_stays_readable(api: Api, server: LiveServer) -> None:

@@ -18,7 +18,7 @@ from app.api.prices import CONTENT
 from app.api.schema import build_schema
 from bench.fairness import chain
 from tests.conftest import Api, LiveServer, draft
-from tests.ws import init, operation_over
+from tests.ws import init, run_over
 
 BUDGET = 10_000
 
@@ -128,9 +128,9 @@ def test_an_operation_over_the_budget_is_refused_over_websocket_alike(
         f"ws://127.0.0.1:{server.port}/graphql", subprotocols=[Subprotocol(protocol)]
     ) as ws:
         init(ws, key)
-        answer = operation_over(ws, "1", HEAVY)
-    assert answer["type"] == "error", answer
-    [error] = answer["payload"]
+        answer = run_over(ws, "1", HEAVY)
+    assert answer["data"] is None, answer
+    [error] = answer["errors"]
     assert error["extensions"]["code"] == "LIMIT_EXCEEDED"
     assert error["extensions"]["budget"] == BUDGET
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
-from app.errors import LimitExceeded
+from app.errors import HeraldError, LimitExceeded
 
 from .context import Bill, Context, blocking
 from .cost import Price, Unpriceable, pricer
@@ -51,9 +54,19 @@ class Admission(SchemaExtension):
             yield
             return
         self.priced = True
-        price = self._price(context.herald.settings.max_cost)
-        # In a thread: looking the key up may wait for the database, which the loop must not.
-        bill = await blocking(context.charge, price.requested)
+        try:
+            price = self._price(context.herald.settings.max_cost)
+            # In a thread: looking the key up may wait for the database, which the loop must not.
+            bill = await blocking(context.charge, price.requested)
+        except HeraldError as refusal:
+            if self.execution_context.operation_type is OperationType.SUBSCRIPTION:
+                raise  # a subscription is not run from a result: strawberry answers the error
+            # An answer instead of an exception: the operation is refused as a result, so that
+            # every extension sees it as it sees any other.
+            error = GraphQLError(str(refusal), extensions=refusal.extensions())
+            self.execution_context.result = GraphQLExecutionResult(data=None, errors=[error])
+            yield
+            return
         async with context.share(bill, price.requested):
             yield
         result = self.execution_context.result
