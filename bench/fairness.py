@@ -157,12 +157,12 @@ async def heavy(url: str, key: str, document: str, until: float) -> Tally:
     return tally
 
 
-async def chains(url: str, until: float) -> dict[int, float]:
+async def chains(url: str, until: float, longest: int) -> dict[int, float]:
     """The slowest answer, in ms, to the fragment chain of each length, without a key."""
     slowest: dict[int, float] = {}
     client = Client(url, {})
     while time.perf_counter() < until:
-        for length in CHAIN_LENGTHS:
+        for length in (n for n in CHAIN_LENGTHS if n <= longest):
             status, _, took = await client.post(chain(length))
             assert status in (200, 400, 429), status
             slowest[length] = max(slowest.get(length, 0.0), took * 1000)
@@ -185,7 +185,7 @@ async def b_load(url: str, key: str, probe: str, seconds: float) -> Tally:
 
 
 async def with_a(
-    url: str, b_key: str, a_key: str, probe: str, seconds: float
+    url: str, b_key: str, a_key: str, probe: str, seconds: float, longest: int
 ) -> tuple[Tally, list[Tally], dict[int, float]]:
     until = time.perf_counter() + seconds
     operations = heavy_operations(Settings.from_env().max_cost)
@@ -193,7 +193,7 @@ async def with_a(
         asyncio.create_task(heavy(url, a_key, operations[i % len(operations)], until))
         for i in range(A_CONNECTIONS)
     ]
-    chain_task = asyncio.create_task(chains(url, until))
+    chain_task = asyncio.create_task(chains(url, until, longest))
     b = await b_load(url, b_key, probe, seconds)
     return b, [await t for t in a], await chain_task
 
@@ -221,18 +221,29 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, default=None, help="py-spy samples of the server while A runs"
     )
+    parser.add_argument(
+        "--code",
+        type=Path,
+        default=None,
+        help="serve another checkout of Herald (with its own .venv), e.g. main, for a before",
+    )
+    parser.add_argument(
+        "--chain-max", type=int, default=max(CHAIN_LENGTHS), help="the longest fragment chain"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="herald-fairness-"))
     url = f"sqlite:///{work}/herald.db"
     a_key, b_key, probe = seed(url)
-    server = servers.herald_server(servers.free_port(), url, work / "server.log")
+    server = serving(args.code, url, work / "server.log")
     print(f"server log: {work / 'server.log'}")
     with server:
         server.start()
         graphql = f"{server.base_url}/graphql"
         alone = asyncio.run(b_load(graphql, b_key, probe, args.seconds))
         spy = None if args.profile is None else sampling(server.pid, args.profile, args.seconds)
-        b, a_tallies, chain_times = asyncio.run(with_a(graphql, b_key, a_key, probe, args.seconds))
+        b, a_tallies, chain_times = asyncio.run(
+            with_a(graphql, b_key, a_key, probe, args.seconds, args.chain_max)
+        )
         if spy is not None:
             spy.wait(timeout=60)
         rss = server.peak_rss_kib() / 1024
@@ -240,6 +251,17 @@ def main() -> None:
     print("\n".join(lines))
     if args.report is not None:
         args.report.write_text("\n".join(lines) + "\n")
+
+
+def serving(code: Path | None, url: str, log: Path) -> servers.Server:
+    port = servers.free_port()
+    if code is None:
+        return servers.herald_server(port, url, log)
+    # Its own directory first on the path, and its own interpreter: not this checkout's code.
+    python = code / ".venv" / "bin" / "python"
+    serve = f"{python} -m app.cli serve --host 127.0.0.1 --port {port}"
+    argv = ["bash", "-c", f"cd {code} && PYTHONPATH={code} exec {serve}"]
+    return servers.Server("herald (other code)", argv, port, log, {"HERALD_DATABASE_URL": url})
 
 
 def sampling(pid: int, raw: Path, seconds: float) -> subprocess.Popen[bytes]:
