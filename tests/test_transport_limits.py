@@ -17,6 +17,7 @@ from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from app.settings import Settings
+from bench.fairness import chain
 from tests.conftest import Api, LiveServer, served
 from tests.ws import init, receive, run_over
 
@@ -196,3 +197,28 @@ def test_a_valid_key_over_websocket_is_not_slowed_by_the_address_limit(strict: L
         init(ws, key)
         answers = [run_over(ws, str(i), "{ __typename }") for i in range(10)]
     assert all("errors" not in a for a in answers), answers
+
+
+BOMB = "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }"
+
+
+def test_over_websocket_the_same_inputs_get_the_same_typed_answers(server: LiveServer) -> None:
+    """The fragment chain is served, the introspection bomb is LIMIT_EXCEEDED, and an unknown
+    operation name with a lone surrogate is a typed refusal: never INTERNAL_SERVER_ERROR."""
+    with connect(
+        f"ws://127.0.0.1:{server.port}/graphql", subprotocols=[Subprotocol(TRANSPORT)]
+    ) as ws:
+        init(ws, server.key("acme"))
+        assert run_over(ws, "chain", chain(60))["data"] == {"__typename": "Query"}
+        bomb = codes_of(ws, "bomb", {"query": BOMB})
+        named = codes_of(ws, "name", {"query": "query A { __typename }", "operationName": "\ud800"})
+    assert bomb == ["LIMIT_EXCEEDED"]
+    assert named == ["VALIDATION_FAILED"]
+
+
+def codes_of(ws: Any, operation_id: str, payload: dict[str, Any]) -> list[str]:
+    """The codes of the errors an operation is answered with, as `error` or as `next`."""
+    ws.send(json.dumps({"id": operation_id, "type": "subscribe", "payload": payload}))
+    answer = receive(ws)
+    errors = answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
+    return [e["extensions"]["code"] for e in errors]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 
 from graphql.error import GraphQLError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from app.errors import HeraldError
 
@@ -31,6 +32,15 @@ def classify(error: GraphQLError) -> GraphQLError:
             nodes=error.nodes,
             path=error.path,
             extensions={"code": "VALIDATION_FAILED"},
+        )
+    if isinstance(original, CannotGetOperationTypeError | MissingQueryError):
+        # Over HTTP strawberry answers these itself; over a stream they come as errors.
+        where = "query" if isinstance(original, MissingQueryError) else "operationName"
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "VALIDATION_FAILED", "details": {where: [error.message]}},
         )
     if original is None and (error.extensions or {}).get("code"):
         return error  # classified already
