@@ -204,8 +204,11 @@ class _Walk:
             size = size if 0 <= size <= cap else 0  # refused by the resolver, reading nothing
             return Cost(weight + each + size * child.per_item)
         if _is_list(definition.type):
-            item = weight + each + DEFAULT_LIST * child.per_item
-            return Cost(0, item) if key in SIZED else Cost(self.lists.get(key, DEFAULT_LIST) * item)
+            # The field's weight once, each item its object and what it selects.
+            item = each + DEFAULT_LIST * child.per_item
+            if key in SIZED:
+                return Cost(weight, item)
+            return Cost(weight + self.lists.get(key, DEFAULT_LIST) * item)
         return Cost(weight + each + DEFAULT_LIST * child.per_item)
 
     def first(self, node: FieldNode, default: int) -> int:

@@ -19,6 +19,7 @@ from graphql import (
 from app.content import MAX_CONTENT
 
 from .paging import MAX_EVENTS, MAX_HISTORY, MAX_MESSAGES
+from .revisions import DEFAULT_REVISIONS
 
 CONTENT = ceil(MAX_CONTENT / 1024)  # a text or a body: at most MAX_CONTENT characters
 REASON = 2  # a reason: at most 2,000 characters
@@ -36,7 +37,7 @@ INTROSPECTION_OBJECTS = 8
 WEIGHTS: dict[str, int] = {
     **{
         f"{t}.{f}": CONTENT
-        for t in ("Message", "MessageDrafted", "MessageEdited")
+        for t in ("Message", "MessageDrafted", "MessageEdited", "MessageRevision")
         for f in ("text", "body")
     },
     "ActionMessage.message": CONTENT,
@@ -46,14 +47,20 @@ WEIGHTS: dict[str, int] = {
         for t in ("MessageRejected", "MessageStatusChanged", "MessageRedacted")
     },
     "Query.messageAt": 10,  # replays the message's events since its last snapshot
+    # A word diff of two texts: its search is bounded (app/diffs.py), its answer the size of
+    # a text.
+    "MessageRevision.diff": CONTENT,
 }
 # Connections: the field, the cap of its `first`, the default the resolver uses.
 SLICED: dict[str, tuple[int, int]] = {
     "Query.messages": (MAX_MESSAGES, 50),
     "Query.events": (MAX_EVENTS, 100),
     "Message.history": (MAX_HISTORY, 100),
+    "Message.revisions": (MAX_HISTORY, DEFAULT_REVISIONS),
 }
-SIZED = frozenset({"MessageConnection.edges", "MessageEventConnection.edges"})
+SIZED = frozenset(
+    {"MessageConnection.edges", "MessageEventConnection.edges", "MessageRevisionConnection.edges"}
+)
 LIST_SIZES: dict[str, int] = {"Message.recipients": 100, "MessageDrafted.recipients": 100}
 
 
