@@ -9,7 +9,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -31,7 +31,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from app import answers, explorer, health, inspector, logs, scrape, telemetry
 from app.api import sse
-from app.api.context import Context, blocking, guards_of
+from app.api.context import AFTER_ANSWER, Context, blocking, guards_of
 from app.api.errors import classify
 from app.api.guards import LegacyWSHandler, TransportWSHandler
 from app.api.limits import OperationLimits
@@ -78,13 +78,19 @@ class HeraldGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        releases: list[Callable[[], None]] = []
+        scope[AFTER_ANSWER] = releases
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
-        except HTTPException as e:
-            # The reason may quote the request (an operation name), lone surrogates and all.
-            reason = e.reason.encode("utf-8", "backslashreplace")
-            response = PlainTextResponse(reason, status_code=e.status_code)
-        await response(scope, receive, send)
+            try:
+                response = await self.run(Request(scope=scope, receive=receive))
+            except HTTPException as e:
+                # The reason may quote the request (an operation name), lone surrogates and all.
+                reason = e.reason.encode("utf-8", "backslashreplace")
+                response = PlainTextResponse(reason, status_code=e.status_code)
+            await response(scope, receive, send)
+        finally:
+            for release in releases:  # the workspace's share, held until the answer is sent
+                release()
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """A connection without a valid key, or over its key's connections, is closed at once

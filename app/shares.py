@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 
@@ -22,11 +22,23 @@ class Shares:
 
     @asynccontextmanager
     async def hold(self, owner: str, points: int) -> AsyncIterator[None]:
-        await self._acquire(owner, points)
+        release = await self.take(owner, points)
         try:
             yield
         finally:
-            self._release(owner, points)
+            release()
+
+    async def take(self, owner: str, points: int) -> Callable[[], None]:
+        """Wait for the points, then hold them until the returned function is called (once;
+        calling it again does nothing)."""
+        await self._acquire(owner, points)
+        held = [True]
+
+        def release() -> None:
+            if held.pop() if held else False:
+                self._release(owner, points)
+
+        return release
 
     def _fits(self, owner: str, points: int) -> bool:
         held = self._held.get(owner, 0)

@@ -14,7 +14,7 @@ from strawberry.types.graphql import OperationType
 
 from app.errors import HeraldError, LimitExceeded
 
-from .context import Bill, Context, blocking
+from .context import AFTER_ANSWER, Bill, Context, blocking
 from .cost import Price, Unpriceable, pricer
 from .prices import answer_points
 
@@ -67,8 +67,12 @@ class Admission(SchemaExtension):
             self.execution_context.result = GraphQLExecutionResult(data=None, errors=[error])
             yield
             return
-        async with context.share(bill, price.requested):
+        release = await context.share(bill, price.requested)
+        try:
             yield
+        finally:
+            if AFTER_ANSWER not in context.request.scope:
+                release()
         result = self.execution_context.result
         data = getattr(result, "data", None)
         actual = price.floor + answer_points(data)

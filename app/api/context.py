@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -22,6 +21,8 @@ from app.workspaces import Principal, parse_authorization
 from .per_herald import per_herald
 
 T = TypeVar("T")
+# In an HTTP request's scope: what to do once its answer is sent (see Context.share).
+AFTER_ANSWER = "herald.after_answer"
 
 
 @dataclass
@@ -134,9 +135,15 @@ class Context:
         address: a point, or what reading its document cost."""
         self.guards.addresses.spend(self.address, points)
 
-    def share(self, bill: Bill, points: int) -> AbstractAsyncContextManager[None]:
-        """The payer's workspace's fair share of this process, while the operation runs."""
-        return self.guards.shares.hold(bill.owner, points)
+    async def share(self, bill: Bill, points: int) -> Callable[[], None]:
+        """The payer's workspace's fair share of this process, held until the returned function
+        is called: over HTTP once the answer is sent (HeraldGraphQL), since writing a large one
+        is part of the work; otherwise when the operation ends."""
+        release = await self.guards.shares.take(bill.owner, points)
+        answered = self.request.scope.get(AFTER_ANSWER)
+        if isinstance(answered, list):
+            answered.append(release)
+        return release
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """A read of the views, off the event loop on every backend: even a one-row SQLite

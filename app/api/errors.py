@@ -14,7 +14,13 @@ from app.errors import HeraldError
 
 log = logging.getLogger("herald.errors")
 
-_LIMIT_MARKERS = ("exceeds maximum operation depth", "aliases found", "more than", "tokens")
+_LIMIT_MARKERS = (
+    "exceeds maximum operation depth",
+    "aliases found",
+    "more than",
+    "tokens",
+    "Validation aborted",  # graphql-core gave up on a document too deep or too faulty to check
+)
 
 
 def classify(error: GraphQLError) -> GraphQLError:
