@@ -57,7 +57,8 @@ class Admission(SchemaExtension):
         try:
             price = self._price(context.herald.settings.max_cost)
             # In a thread: looking the key up may wait for the database, which the loop must not.
-            bill = await blocking(context.charge, price.requested)
+            async with context.turn:
+                bill = await blocking(context.charge, price.requested)
         except HeraldError as refusal:
             if self.execution_context.operation_type is OperationType.SUBSCRIPTION:
                 raise  # a subscription is not run from a result: strawberry answers the error

@@ -78,6 +78,9 @@ class Context:
     connection_params: dict[str, Any] | None = None
     _principal: Principal | None = field(default=None, repr=False)
     _refusal: HeraldError | None = field(default=None, repr=False)
+    # A connection's operations are charged one at a time, in the order they came, so that
+    # each reaches its resolvers in that order although the charge waits for a thread.
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     @property
     def guards(self) -> Guards:
