@@ -1,4 +1,4 @@
-"""herald serve | project | keys create | projections rebuild|verify | export-schema | history."""
+"""herald serve | project | dispatch | keys | projections | export-schema | history."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         help="leave the views to a separate `herald project` process",
     )
     commands.add_parser("project", help="run the projections as a process of its own")
+    commands.add_parser("dispatch", help="send webhooks, as a process of its own")
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         return run.verify_views()
     if args.command == "project":
         return run.project()
+    if args.command == "dispatch":
+        return run.dispatch()
     return run.history(args.message_id)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
+
+from app.webhooks.config import WebhookSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///data/herald.db"
 
@@ -23,6 +25,7 @@ class Settings:
     rate_burst: int = 2000
     # Browser pages on other origins may not open subscriptions unless listed ("*" for any).
     allowed_origins: tuple[str, ...] = ()
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -40,6 +43,7 @@ class Settings:
             allowed_origins=tuple(
                 o.strip() for o in (env.get("HERALD_ALLOWED_ORIGINS") or "").split(",") if o.strip()
             ),
+            webhooks=WebhookSettings.from_env(env),
         )
 
     def sqlite_path(self) -> Path:

@@ -16,6 +16,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
+from strawberry.types.base import get_object_definition
 
 from app.errors import NotFound
 from app.lifecycle import Status
@@ -31,6 +32,7 @@ from .mutations import Mutation
 from .paging import MAX_EVENTS, MAX_MESSAGES, check_first, parse_cursor
 from .scalars import SCALARS
 from .types import MessageStatus, MessageType, PageInfo, message_of
+from .webhooks import WebhookMutations, WebhookQueries
 
 _CONVERSATION_FILTER = "Only messages of this conversation; leave it out for all of them."
 _ERRORS = (
@@ -267,6 +269,18 @@ class Subscription:
             yield event
 
 
+@strawberry.type(name="Query", description=get_object_definition(Query, strict=True).description)
+class Queries(Query, WebhookQueries):
+    """The messages' queries above, then the webhooks' (app/api/webhooks.py)."""
+
+
+@strawberry.type(
+    name="Mutation", description=get_object_definition(Mutation, strict=True).description
+)
+class Mutations(Mutation, WebhookMutations):
+    """The messages' commands (app/api/mutations.py), then the webhooks'."""
+
+
 class HeraldSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Typed errors are the client's business; HeraldErrors already logged the unexpected."""
@@ -278,8 +292,8 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     Without introspection, clients must already know the schema (HERALD_INTROSPECTION=0)."""
     closed = [DisableIntrospection] if not introspection else []
     return HeraldSchema(
-        query=Query,
-        mutation=Mutation,
+        query=Queries,
+        mutation=Mutations,
         subscription=Subscription,
         types=list(EVENT_TYPES),
         config=StrawberryConfig(scalar_map=SCALARS),

@@ -1,0 +1,85 @@
+"""The database side of a dispatcher round, run in a thread: catch the outbox up, queue a batch
+of any replay, purge a batch of a deleted endpoint, then pick what is due, endpoint by endpoint
+within each one's bound of deliveries in flight (so one slow endpoint does not hold up the
+others), each with its URL, signing secrets and payload."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+
+from app.catchup import CatchUp
+from app.store import MessageStore
+
+from .deliveries import Deliveries, Outcome
+from .endpoints import Endpoints
+from .outbox import Outbox
+from .payload import payload
+from .sender import Job
+
+log = logging.getLogger(__name__)
+_CATCH_UP = 5_000  # events the outbox reads per round at most, so sending goes on meanwhile
+_BROKEN = "the payload could not be built (logged by Herald)"
+
+
+@dataclass
+class Round:
+    jobs: list[Job] = field(default_factory=list)
+    broken: list[Outcome] = field(default_factory=list)  # what could not even be attempted
+    next_due: float | None = None  # when a retry yet to come is due
+    busy: bool = False  # more to catch up, replay or purge: come back at once
+
+
+class Jobs:
+    def __init__(
+        self,
+        store: MessageStore,
+        outbox: CatchUp,
+        consumer: Outbox,
+        endpoints: Endpoints,
+        deliveries: Deliveries,
+        concurrency: int,
+    ) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.consumer = consumer
+        self.endpoints = endpoints
+        self.deliveries = deliveries
+        self.concurrency = concurrency
+
+    def prepare(self, in_flight: Mapping[str, Collection[int]], room: int) -> Round:
+        """`in_flight`: the deliveries being sent, by endpoint; `room`: how many more may go."""
+        done = Round()
+        if self.endpoints.any_enabled():
+            until = self.outbox.position + _CATCH_UP
+            done.busy = self.outbox.catch_up(until=until, announce_unchanged=False) >= until
+        done.busy = self.consumer.replay() or done.busy
+        done.busy = self.deliveries.purge() or done.busy
+        now = time.time()
+        with self.store.db.transaction(commit=False) as c:
+            for endpoint_id in self.deliveries.due_endpoints(c, now):
+                flying = in_flight.get(endpoint_id, ())
+                free = min(self.concurrency - len(flying), room - len(done.jobs))
+                if free <= 0:
+                    continue
+                picked = [
+                    d
+                    for d in self.deliveries.due(c, endpoint_id, now, len(flying) + free)
+                    if d.id not in flying
+                ][:free]
+                target = self.endpoints.secrets(c, endpoint_id, now) if picked else None
+                for due in picked:
+                    if target is None:
+                        break
+                    workspace, url, secrets = target
+                    try:
+                        body = payload(self.store, workspace, due.message_id, due.version)
+                    except Exception:
+                        log.exception("cannot build the payload of webhook delivery %s", due.id)
+                        done.broken.append(Outcome(due, now, None, 0.0, _BROKEN))
+                        continue
+                    done.jobs.append(Job(due, url, secrets, body))
+            done.next_due = self.deliveries.next_due(c, now)
+        return done

@@ -1,0 +1,98 @@
+"""What the webhook tests share: settings with a short retry schedule, a live server on them,
+and the GraphQL documents of the webhook API."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from app.runtime import Herald
+from app.settings import Settings
+from app.webhooks.config import WebhookSettings
+from tests.conftest import Api, LiveServer
+
+# Retries 0.2 s apart, no jitter, a 1 s time limit: the schedule's shape, shrunk.
+FAST = WebhookSettings(
+    allow_private=True, schedule=(0, 0.2, 0.2, 0.2, 0.2), jitter=0.0, timeout=1.0, concurrency=4
+)
+
+ENDPOINT_FIELDS = """
+  id url eventTypes description enabled disabledAt disabledReason failingSince
+  previousSecretExpiresAt createdAt updatedAt
+"""
+CREATE = f"""
+mutation($input: CreateWebhookEndpointInput!) {{
+  createWebhookEndpoint(input: $input) {{ secret endpoint {{ {ENDPOINT_FIELDS} }} }}
+}}
+"""
+UPDATE = f"""
+mutation($input: UpdateWebhookEndpointInput!) {{
+  updateWebhookEndpoint(input: $input) {{ {ENDPOINT_FIELDS} }}
+}}
+"""
+ROTATE = f"""
+mutation($id: ID!) {{ rotateWebhookSecret(id: $id) {{ secret endpoint {{ {ENDPOINT_FIELDS} }} }} }}
+"""
+DISABLE = f"mutation($id: ID!) {{ disableWebhookEndpoint(id: $id) {{ {ENDPOINT_FIELDS} }} }}"
+ENABLE = f"mutation($id: ID!) {{ enableWebhookEndpoint(id: $id) {{ {ENDPOINT_FIELDS} }} }}"
+DELETE = "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }"
+REPLAY = """
+mutation($id: ID!, $after: String) {
+  replayWebhooks(endpointId: $id, after: $after) { after until endpoint { id } }
+}
+"""
+ENDPOINTS = f"{{ webhookEndpoints {{ {ENDPOINT_FIELDS} }} }}"
+DELIVERIES = """
+query($id: ID!, $status: WebhookDeliveryStatus, $first: Int, $after: String) {
+  webhookDeliveries(endpointId: $id, status: $status, first: $first, after: $after) {
+    edges { cursor node {
+      webhookId eventType eventCursor messageId version status replayed createdAt nextAttemptAt
+      attempts { attempt at httpStatus durationMs error nextRetryAt }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+def hooked(settings: Settings, **changes: Any) -> Settings:
+    return dataclasses.replace(settings, webhooks=dataclasses.replace(FAST, **changes))
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[LiveServer]:
+    herald = Herald(settings)
+    try:
+        with LiveServer(herald) as live:
+            yield live
+    finally:
+        herald.close()
+
+
+def create(api: Api, url: str, **fields: Any) -> tuple[str, str]:
+    """A new endpoint's id and secret."""
+    made = api.ok(CREATE, {"input": {"url": url, **fields}})["createWebhookEndpoint"]
+    return str(made["endpoint"]["id"]), str(made["secret"])
+
+
+def deliveries(api: Api, endpoint_id: str, **variables: Any) -> list[dict[str, Any]]:
+    page = api.ok(DELIVERIES, {"id": endpoint_id, "first": 100, **variables})
+    return [edge["node"] for edge in page["webhookDeliveries"]["edges"]]
+
+
+def settled(
+    api: Api, endpoint_id: str, count: int, timeout: float = 30, **variables: Any
+) -> list[dict[str, Any]]:
+    """The endpoint's deliveries once `count` of them (of `variables`' status, if given) are
+    recorded as the dispatcher finished them; the deadline only bounds a failure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = deliveries(api, endpoint_id, **variables)
+        done = [d for d in found if d["status"] != "PENDING" or "status" in variables]
+        if len(done) >= count:
+            return found
+        assert time.monotonic() < deadline, f"only {len(done)} of {count} recorded: {found}"
+        time.sleep(0.02)  # polling another thread's commits, with a deadline
