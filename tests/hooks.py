@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from app.runtime import Herald
 from app.settings import Settings
 from app.webhooks.config import WebhookSettings
 from tests.conftest import Api, LiveServer
+
+T = TypeVar("T")
 
 # Retries 0.2 s apart, no jitter, a 1 s time limit: the schedule's shape, shrunk.
 FAST = WebhookSettings(
@@ -83,16 +85,39 @@ def deliveries(api: Api, endpoint_id: str, **variables: Any) -> list[dict[str, A
     return [edge["node"] for edge in page["webhookDeliveries"]["edges"]]
 
 
+def finished(delivery: dict[str, Any]) -> bool:
+    return bool(delivery["status"] != "PENDING")
+
+
+def attempted(delivery: dict[str, Any]) -> bool:
+    return bool(delivery["attempts"])
+
+
 def settled(
-    api: Api, endpoint_id: str, count: int, timeout: float = 30, **variables: Any
+    api: Api,
+    endpoint_id: str,
+    count: int,
+    done: Callable[[dict[str, Any]], bool] = finished,
+    timeout: float = 30,
 ) -> list[dict[str, Any]]:
-    """The endpoint's deliveries once `count` of them (of `variables`' status, if given) are
-    recorded as the dispatcher finished them; the deadline only bounds a failure."""
+    """The endpoint's deliveries, newest first, once `count` of them are `done` as the
+    dispatcher recorded them; the deadline only bounds a failure."""
     deadline = time.monotonic() + timeout
     while True:
-        found = deliveries(api, endpoint_id, **variables)
-        done = [d for d in found if d["status"] != "PENDING" or "status" in variables]
-        if len(done) >= count:
+        found = deliveries(api, endpoint_id)
+        if sum(1 for d in found if done(d)) >= count:
             return found
-        assert time.monotonic() < deadline, f"only {len(done)} of {count} recorded: {found}"
+        assert time.monotonic() < deadline, f"not {count} done: {found}"
         time.sleep(0.02)  # polling another thread's commits, with a deadline
+
+
+def eventually(check: Callable[[], T | None], what: str, timeout: float = 30) -> T:
+    """Wait for another thread or process to make `check` true; the deadline only bounds a
+    failure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result is not None:
+            return result
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.02)

@@ -4,6 +4,7 @@ thread of the test process. It records every request it gets and answers as the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 import threading
@@ -83,11 +84,13 @@ class Receiver:
         got = Received(scope["path"], headers, body, time.monotonic())
         self._note(self.requests, got)
         status = await self.answer(got)
+        # Noted before the answer leaves, so nothing the answer makes happen can precede it.
+        self._note(
+            self.answered, dataclasses.replace(got, finished=time.monotonic(), status=status)
+        )
         extra = [(b"location", b"/elsewhere")] if 300 <= status < 400 else []
         await send({"type": "http.response.start", "status": status, "headers": extra})
         await send({"type": "http.response.body", "body": b"ok"})
-        done = Received(got.path, headers, body, got.started, time.monotonic(), status)
-        self._note(self.answered, done)
 
     def _note(self, into: list[Received], got: Received) -> None:
         with self._changed:
