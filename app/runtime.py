@@ -64,7 +64,7 @@ class Herald:
             self.projection = CatchUp(store, projection, notify=channel)
             self.webhooks = Webhooks(store, self.settings)
         if project and not self.settings.is_postgres:
-            store.views_step = self.projection.step
+            store.views_step = self.webhooks.with_writes(self.projection.step)
         store.after_save = self.read_your_writes
         self.rate_limiter = RateLimiter(self.settings.rate_limit, self.settings.rate_burst)
         events_channel = getattr(store.recorder, "channel_name", None)

@@ -6,6 +6,7 @@ is then."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import threading
 import time
@@ -318,3 +319,21 @@ def test_after_a_rotation_the_new_and_the_previous_secret_both_sign(settings: Se
         assert later is not None
         assert later[2] == [new]
         api.close()
+
+
+def test_each_event_of_a_long_history_carries_the_message_as_it_was_then(
+    sqlite_settings: Settings,
+) -> None:
+    # Snapshots every 2 events: the later payloads start from one.
+    settings = dataclasses.replace(hooked(sqlite_settings), snapshot_interval=2)
+    with Receiver() as receiver, serving(settings) as live:
+        api = live.client("acme")
+        create(api, receiver.url)
+        mid = draft(api, "v1")["id"]
+        for v in range(2, 7):
+            api.ok(EDIT, {"input": {"id": mid, "text": f"v{v}"}})
+        receiver.wait(lambda r: len(r.delivered()) == 6)
+        api.close()
+    got = [(r.data["version"], r.data["message"]["text"]) for r in receiver.delivered()]
+    assert got == [(v, f"v{v}") for v in range(1, 7)]
+    assert {r.data["message"]["version"] for r in receiver.delivered()} == set(range(1, 7))

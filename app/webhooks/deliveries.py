@@ -103,16 +103,17 @@ class Deliveries:
         ]
 
     def next_due(self, c: Cursor, now: float) -> float | None:
-        """The time of the next retry yet to come, if any."""
+        """When the next retry yet to come is due, if any (one index probe per endpoint)."""
         c.execute(
             self.db.sql(
-                "SELECT MIN(next_at) FROM webhook_deliveries "
-                f"WHERE status = '{PENDING}' AND next_at > ?"
+                "SELECT (SELECT MIN(d.next_at) FROM webhook_deliveries d "
+                f"WHERE d.endpoint_id = e.id AND d.status = '{PENDING}' AND d.next_at > ?) "
+                "FROM webhook_endpoints e WHERE e.deleted = 0 AND e.disabled_at IS NULL"
             ),
             (now,),
         )
-        row = c.fetchone()
-        return None if row is None or row[0] is None else float(row[0])
+        times = [float(row[0]) for row in c.fetchall() if row[0] is not None]
+        return min(times, default=None)
 
     def record(self, outcomes: Sequence[Outcome], now: float) -> Recorded:
         """Each attempt and what it makes of its delivery and endpoint, in one transaction. A
@@ -120,51 +121,76 @@ class Deliveries:
         left alone."""
         recorded = Recorded()
         sql = self.db.sql
+        delivered = [o for o in outcomes if o.ok]
         with self.db.transaction(commit=True) as c:
-            for o in outcomes:
-                made = o.due.attempts + 1
-                status, next_at = self._after(o, made, now)
-                c.execute(
-                    sql(
-                        "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_at = ? "
-                        f"WHERE id = ? AND status = '{PENDING}' AND attempts = ? RETURNING id"
-                    ),
-                    (status, made, now if next_at is None else next_at, o.due.id, made - 1),
-                )
-                if c.fetchone() is None:
-                    continue
-                c.execute(
+            if delivered:
+                # The common case, in two statements whatever the count: the attempt first,
+                # while its delivery is still pending at the attempts counted.
+                c.executemany(
                     sql(
                         "INSERT INTO webhook_attempts (delivery_id, attempt, at, http_status, "
-                        "duration_ms, error, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                        "duration_ms) SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 "
+                        f"FROM webhook_deliveries WHERE id = ? AND status = '{PENDING}' "
+                        "AND attempts = ?)"
                     ),
-                    (o.due.id, made, o.at, o.http_status, o.duration_ms, o.error, next_at),
+                    [
+                        (o.due.id, o.due.attempts + 1, o.at, o.http_status, o.duration_ms, *key)
+                        for o in delivered
+                        for key in [(o.due.id, o.due.attempts)]
+                    ],
                 )
-                recorded.results[RESULTS[status]] += 1
-                recorded.disabled += self._judge(c, o, now)
+                c.executemany(
+                    sql(
+                        f"UPDATE webhook_deliveries SET status = '{DELIVERED}', attempts = ?, "
+                        f"next_at = ? WHERE id = ? AND status = '{PENDING}' AND attempts = ?"
+                    ),
+                    [(o.due.attempts + 1, now, o.due.id, o.due.attempts) for o in delivered],
+                )
+                c.executemany(
+                    sql(
+                        "UPDATE webhook_endpoints SET failing_since = NULL "
+                        "WHERE id = ? AND failing_since IS NOT NULL"
+                    ),
+                    [(e,) for e in sorted({o.due.endpoint_id for o in delivered})],
+                )
+                recorded.results[RESULTS[DELIVERED]] += len(delivered)
+            for o in outcomes:
+                if not o.ok:
+                    self._failed(c, o, now, recorded)
         return recorded
 
+    def _failed(self, c: Cursor, o: Outcome, now: float, recorded: Recorded) -> None:
+        made = o.due.attempts + 1
+        status, next_at = self._after(o, made, now)
+        c.execute(
+            self.db.sql(
+                "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_at = ? "
+                f"WHERE id = ? AND status = '{PENDING}' AND attempts = ? RETURNING id"
+            ),
+            (status, made, now if next_at is None else next_at, o.due.id, made - 1),
+        )
+        if c.fetchone() is None:
+            return
+        c.execute(
+            self.db.sql(
+                "INSERT INTO webhook_attempts (delivery_id, attempt, at, http_status, "
+                "duration_ms, error, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            ),
+            (o.due.id, made, o.at, o.http_status, o.duration_ms, o.error, next_at),
+        )
+        recorded.results[RESULTS[status]] += 1
+        recorded.disabled += self._judge(c, o, now)
+
     def _after(self, o: Outcome, made: int, now: float) -> tuple[str, float | None]:
-        if o.ok:
-            return DELIVERED, None
         schedule = self.settings.schedule
         if made >= len(schedule):
             return FAILED, None
         return PENDING, now + schedule[made] * (1 + self.settings.jitter * random.random())
 
     def _judge(self, c: Cursor, o: Outcome, now: float) -> list[tuple[str, str]]:
-        """What the attempt says of its endpoint: a success clears its failing spell; 410
-        disables it; so does failing for `disable_after` seconds with no success."""
+        """What a failed attempt says of its endpoint: 410 disables it; so does failing for
+        `disable_after` seconds with no success (which clears the spell)."""
         sql, endpoint = self.db.sql, o.due.endpoint_id
-        if o.ok:
-            c.execute(
-                sql(
-                    "UPDATE webhook_endpoints SET failing_since = NULL "
-                    "WHERE id = ? AND failing_since IS NOT NULL"
-                ),
-                (endpoint,),
-            )
-            return []
         c.execute(
             sql(
                 "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ?) "

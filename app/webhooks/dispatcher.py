@@ -1,11 +1,11 @@
 """The dispatcher: a thread with an event loop of its own, off the request path. While this
-process holds the lease it runs rounds: record what finished, prepare what is due (in a thread:
-all of it is database work), and send each on its own task; then wait to be woken (a write
-here, the watcher's tick), for a send to finish, or for the next retry to come due.
+process holds the lease, one task picks what is due (database work, in a thread) and sends each
+on a task of its own, within each endpoint's bound; another commits what was answered. So a
+commit waiting for SQLite's one writer does not hold up the sending, and picking reads only.
+It wakes for a write here, the watcher's tick, an answer, or the next retry coming due.
 
-A delivery stays pending until its outcome is committed, and is not picked again while in
-flight here, so a kill -9 at any moment leaves it to be sent again: at least once, and with
-the same webhook-id."""
+A delivery stays pending until its outcome is committed, and is not picked again before that,
+so a kill -9 at any moment leaves it to be sent again: at least once, with the same webhook-id."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+
+import uvloop
 
 from .deliveries import Deliveries, Outcome
 from .jobs import Jobs
@@ -33,11 +35,7 @@ _GRACE = 5.0  # how long a stopping dispatcher lets what is in flight finish
 
 class Dispatcher:
     def __init__(
-        self,
-        jobs: Jobs,
-        deliveries: Deliveries,
-        lease: Lease,
-        sender: Callable[[], Sender],
+        self, jobs: Jobs, deliveries: Deliveries, lease: Lease, sender: Callable[[], Sender]
     ) -> None:
         self.jobs = jobs
         self.deliveries = deliveries
@@ -49,10 +47,12 @@ class Dispatcher:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._woken: asyncio.Event | None = None
-        self._in_flight: dict[str, set[int]] = {}
+        self._woken: asyncio.Event | None = None  # for the picker
+        self._answered: asyncio.Event | None = None  # for the recorder
+        self._sending: dict[str, set[int]] = {}  # by endpoint: in flight to it
+        self._finished: list[Outcome] = []  # answered, not yet being committed
+        self._recording: set[int] = set()  # being committed
         self._tasks: set[asyncio.Task[None]] = set()
-        self._finished: list[Outcome] = []
         self._checked = 0.0
 
     @property
@@ -79,10 +79,13 @@ class Dispatcher:
                 loop.call_soon_threadsafe(woken.set)
 
     def _main(self) -> None:
-        asyncio.run(self._run())
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(self._run())
 
     async def _run(self) -> None:
-        self._loop, self._woken = asyncio.get_running_loop(), asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._woken, self._answered = asyncio.Event(), asyncio.Event()
+        recorder = asyncio.create_task(self._recorder())
         try:
             async with self.sender() as sender:
                 while not self._stopping.is_set():
@@ -97,6 +100,7 @@ class Dispatcher:
                         await self._sleep(_IDLE)
                 await self._let_go(grace=_GRACE)
         finally:
+            recorder.cancel()
             self._loop = None
             await asyncio.to_thread(self.lease.release)
 
@@ -116,47 +120,76 @@ class Dispatcher:
     async def _round(self, sender: Sender) -> None:
         assert self._woken is not None
         self._woken.clear()
-        await self._record()
-        flying = {e: frozenset(ids) for e, ids in self._in_flight.items()}
+        flying = {e: frozenset(ids) for e, ids in self._sending.items()}
+        # Answered but not committed yet: still pending in the database, not to be picked.
+        held = {o.due.id for o in self._finished} | self._recording
         room = _IN_FLIGHT - sum(len(ids) for ids in flying.values())
-        plan = await asyncio.to_thread(self.jobs.prepare, flying, room)
-        self._finished += plan.broken
+        plan = await asyncio.to_thread(self.jobs.round, flying, held, room)
+        for outcome in plan.broken:
+            self._answer(outcome)
         for job in plan.jobs:
-            self._in_flight.setdefault(job.due.endpoint_id, set()).add(job.due.id)
+            self._sending.setdefault(job.due.endpoint_id, set()).add(job.due.id)
             task = asyncio.create_task(self._send(sender, job))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        if plan.busy or plan.broken:
+        if plan.busy:
             return
         wait = _IDLE if plan.next_due is None else max(0.0, plan.next_due - time.time())
         await self._sleep(min(_IDLE, wait))
 
     async def _send(self, sender: Sender, job: Job) -> None:
         outcome = await sender.send(job)
-        self._finished.append(outcome)  # the list as it is now: _record swaps it for a new one
+        # The endpoint's slot is free once it has answered.
+        sending = self._sending.get(job.due.endpoint_id)
+        if sending is not None:
+            sending.discard(job.due.id)
+            if not sending:
+                del self._sending[job.due.endpoint_id]
+        self._answer(outcome)
         if self._woken is not None:
             self._woken.set()
 
+    def _answer(self, outcome: Outcome) -> None:
+        self._finished.append(outcome)
+        if self._answered is not None:
+            self._answered.set()
+
+    async def _recorder(self) -> None:
+        """Commits what was answered, all that came meanwhile in one transaction; only then
+        may those deliveries, or the next events of their messages, be picked again."""
+        assert self._answered is not None
+        while True:
+            await self._answered.wait()
+            self._answered.clear()
+            try:
+                await self._record()
+            except Exception:
+                log.exception("recording webhook attempts failed; trying again")
+                await asyncio.sleep(_IDLE)
+                self._answered.set()
+
     async def _record(self) -> None:
-        """Commit what finished; only then may those deliveries, or the next events of their
-        messages, be picked again."""
         finished, self._finished = self._finished, []
         if not finished:
             return
-        recorded = await asyncio.to_thread(self.deliveries.record, finished, time.time())
+        ids = {o.due.id for o in finished}
+        self._recording |= ids
+        try:
+            recorded = await asyncio.to_thread(self.deliveries.record, finished, time.time())
+        except BaseException:
+            self._finished = finished + self._finished  # not committed: still to be recorded
+            raise
+        finally:
+            self._recording -= ids
         self.results.update(recorded.results)
         for endpoint_id, why in recorded.disabled:
             log.warning("webhook endpoint %s disabled: %s", endpoint_id, why)
-        for outcome in finished:
-            flying = self._in_flight.get(outcome.due.endpoint_id)
-            if flying is not None:
-                flying.discard(outcome.due.id)
-                if not flying:
-                    del self._in_flight[outcome.due.endpoint_id]
+        if self._woken is not None:
+            self._woken.set()
 
     async def _let_go(self, grace: float = 0.0) -> None:
         """Stop sending: what is still in flight after `grace` seconds is cut off, and stays
-        pending for whoever leads next."""
+        pending for whoever leads next; what was answered is committed if it can be."""
         if self._tasks and grace > 0:
             await asyncio.wait(list(self._tasks), timeout=grace)
         for task in list(self._tasks):
@@ -165,7 +198,7 @@ class Dispatcher:
         with contextlib.suppress(Exception):
             await self._record()
         self._finished.clear()
-        self._in_flight.clear()
+        self._sending.clear()
 
     async def _sleep(self, seconds: float) -> None:
         assert self._woken is not None

@@ -38,6 +38,13 @@ class Endpoint:
     since: int  # called for the events after this position
 
 
+@dataclass(frozen=True)
+class State:
+    enabled: int  # endpoints to queue deliveries for
+    replaying: int  # ... with a replay to queue
+    deleted: int  # ... to purge
+
+
 def _endpoint(row: Any) -> Endpoint:
     types = None if row[2] is None else tuple(json.loads(row[2]))
     return Endpoint(
@@ -181,11 +188,21 @@ class Endpoints:
             )
             c.execute(self.db.sql("DELETE FROM webhook_keys WHERE endpoint_id = ?"), (endpoint_id,))
 
-    def any_enabled(self) -> bool:
-        row = self.db.read_one(
-            "SELECT 1 FROM webhook_endpoints WHERE deleted = 0 AND disabled_at IS NULL LIMIT 1", ()
+    def enabled_within(self, c: Cursor) -> bool:
+        c.execute(
+            "SELECT 1 FROM webhook_endpoints WHERE deleted = 0 AND disabled_at IS NULL LIMIT 1"
         )
-        return row is not None
+        return c.fetchone() is not None
+
+    def state(self) -> State:
+        """What the dispatcher has to do besides sending, in one read of a small table."""
+        row = self.db.read_one(
+            "SELECT COALESCE(SUM(CASE WHEN deleted = 0 AND disabled_at IS NULL THEN 1 END), 0), "
+            "COALESCE(SUM(CASE WHEN deleted = 0 AND replay_next IS NOT NULL THEN 1 END), 0), "
+            "COALESCE(SUM(deleted), 0) FROM webhook_endpoints",
+            (),
+        )
+        return State(int(row[0]), int(row[1]), int(row[2]))
 
     def secrets(self, c: Cursor, endpoint_id: str, now: float) -> tuple[str, str, list[str]] | None:
         """The workspace, the URL and the secrets that sign now; None once it is deleted."""

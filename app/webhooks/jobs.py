@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from app.catchup import CatchUp
 from app.store import MessageStore
 
-from .deliveries import Deliveries, Outcome
+from .deliveries import Deliveries, Due, Outcome
 from .endpoints import Endpoints
 from .outbox import Outbox
 from .payload import payload
@@ -49,37 +49,43 @@ class Jobs:
         self.deliveries = deliveries
         self.concurrency = concurrency
 
-    def prepare(self, in_flight: Mapping[str, Collection[int]], room: int) -> Round:
-        """`in_flight`: the deliveries being sent, by endpoint; `room`: how many more may go."""
+    def round(
+        self, in_flight: Mapping[str, Collection[int]], held: Collection[int], room: int
+    ) -> Round:
+        """Prepare what is due. `in_flight`: the deliveries being sent, by endpoint (each has
+        its bound); `held`: others not to pick (answered, not committed yet); `room`: how many
+        more may go."""
         done = Round()
-        if self.endpoints.any_enabled():
+        state = self.endpoints.state()
+        if state.enabled:
             until = self.outbox.position + _CATCH_UP
             done.busy = self.outbox.catch_up(until=until, announce_unchanged=False) >= until
-        done.busy = self.consumer.replay() or done.busy
-        done.busy = self.deliveries.purge() or done.busy
+        if state.replaying:
+            done.busy = self.consumer.replay() or done.busy
+        if state.deleted:
+            done.busy = self.deliveries.purge() or done.busy
         now = time.time()
+        picked: list[tuple[Due, tuple[str, str, list[str]]]] = []
+        # A short read: a long one would keep SQLite from truncating its write-ahead log,
+        # which a redaction does to be rid of the key it destroyed.
         with self.store.db.transaction(commit=False) as c:
             for endpoint_id in self.deliveries.due_endpoints(c, now):
                 flying = in_flight.get(endpoint_id, ())
-                free = min(self.concurrency - len(flying), room - len(done.jobs))
+                free = min(self.concurrency - len(flying), room - len(picked))
                 if free <= 0:
                     continue
-                picked = [
-                    d
-                    for d in self.deliveries.due(c, endpoint_id, now, len(flying) + free)
-                    if d.id not in flying
-                ][:free]
-                target = self.endpoints.secrets(c, endpoint_id, now) if picked else None
-                for due in picked:
-                    if target is None:
-                        break
-                    workspace, url, secrets = target
-                    try:
-                        body = payload(self.store, workspace, due.message_id, due.version)
-                    except Exception:
-                        log.exception("cannot build the payload of webhook delivery %s", due.id)
-                        done.broken.append(Outcome(due, now, None, 0.0, _BROKEN))
-                        continue
-                    done.jobs.append(Job(due, url, secrets, body))
+                ready = self.deliveries.due(c, endpoint_id, now, len(flying) + len(held) + free)
+                fresh = [d for d in ready if d.id not in flying and d.id not in held][:free]
+                target = self.endpoints.secrets(c, endpoint_id, now) if fresh else None
+                if target is not None:
+                    picked += [(d, target) for d in fresh]
             done.next_due = self.deliveries.next_due(c, now)
+        for due, (workspace, url, secrets) in picked:
+            try:
+                body = payload(self.store, workspace, due.message_id, due.version)
+            except Exception:
+                log.exception("cannot build the payload of webhook delivery %s", due.id)
+                done.broken.append(Outcome(due, now, None, 0.0, _BROKEN))
+                continue
+            done.jobs.append(Job(due, url, secrets, body))
         return done

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import Notification
 
 from app.database import Cursor
 from app.store import MessageStore
@@ -140,19 +140,19 @@ class Outbox:
         if known is not None:
             self._workspaces.move_to_end(message_id)
             return known
-        first: StoredEvent = n
+        state = n.state
         if n.originator_version != 1:
             mid: object = message_id.hex if self.db.dialect == "sqlite" else message_id
             c.execute(
                 self.db.sql(
-                    f"SELECT topic, state FROM {self.events_table} "
+                    f"SELECT state FROM {self.events_table} "
                     "WHERE originator_id = ? AND originator_version = 1"
                 ),
                 (mid,),
             )
-            topic, state = c.fetchone()
-            first = StoredEvent(message_id, 1, topic, bytes(state))
-        workspace = str(vars(self.store.sealing.to_domain_event(first))["workspace"])
+            state = bytes(c.fetchone()[0])
+        # The draft's workspace is stored in clear: decoded, not made into an event.
+        workspace = str(self.store.sealing.transcoder.decode(state)["workspace"])
         self._workspaces[message_id] = workspace
         if len(self._workspaces) > _KNOWN_WORKSPACES:
             self._workspaces.popitem(last=False)

@@ -38,8 +38,6 @@ def create_tables(db: Database) -> None:
         # Only pending deliveries are in these, so they stay as small as the backlog.
         "CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries "
         f"(endpoint_id, next_at) {pending}",
-        "CREATE INDEX IF NOT EXISTS webhook_deliveries_next ON webhook_deliveries "
-        f"(next_at) {pending}",
         "CREATE INDEX IF NOT EXISTS webhook_deliveries_order ON webhook_deliveries "
         f"(endpoint_id, message_id, notification_id) {pending}",
         "CREATE TABLE IF NOT EXISTS webhook_attempts (delivery_id BIGINT NOT NULL, "
