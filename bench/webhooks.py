@@ -203,7 +203,8 @@ def report(
     r.figure(f"{k}.lag_p50_ms", "event time to delivery, p50", percentile(lags, 0.5), "ms")
     r.figure(f"{k}.lag_p99_ms", "event time to delivery, p99", percentile(lags, 0.99), "ms")
     r.figure(f"{k}.lag_max_ms", "event time to delivery, max", lags[-1], "ms")
-    r.figure(f"{k}.drain_s", "last delivery after the load ended", arrivals[-1] - ended, "s")
+    drained = max(0.0, arrivals[-1] - ended)
+    r.figure(f"{k}.drain_s", "last delivery after the load ended", drained, "s")
     r.ratio(f"{k}.keep_up", "deliveries / drafts", f"{k}.delivery_dps", f"{k}.draft.hooked_rps")
     r.ratio(
         f"{k}.cost",

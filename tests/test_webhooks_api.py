@@ -22,6 +22,7 @@ from tests.hooks import (
     ROTATE,
     UPDATE,
     create,
+    eventually,
     hooked,
     serving,
     settled,
@@ -109,6 +110,14 @@ def test_an_endpoint_is_created_listed_changed_disabled_enabled_and_deleted(
     assert api.ok(ENDPOINTS)["webhookEndpoints"] == []
     assert api.error(ROTATE, {"id": endpoint["id"]})["code"] == "NOT_FOUND"
     api.close()
+    db = server.herald.store.db
+    # Its key is gone with it, so its secrets can never be read again; the row is purged later.
+    assert db.read_one(db.sql("SELECT COUNT(*) FROM webhook_keys"), ())[0] == 0
+
+    def purged() -> bool | None:
+        return db.read_one(db.sql("SELECT COUNT(*) FROM webhook_endpoints"), ())[0] == 0 or None
+
+    eventually(purged, "the deleted endpoint is purged")
 
 
 def test_a_workspace_has_a_bounded_number_of_endpoints(server: LiveServer) -> None:

@@ -158,9 +158,9 @@ def test_a_410_disables_the_endpoint_which_when_enabled_again_sends_what_waited(
 
 
 def test_an_endpoint_that_keeps_failing_is_disabled_and_says_since_when(
-    settings: Settings,
+    sqlite_settings: Settings,
 ) -> None:
-    with Receiver() as receiver, serving(hooked(settings, disable_after=0.3)) as live:
+    with Receiver() as receiver, serving(hooked(sqlite_settings, disable_after=0.3)) as live:
         api = live.client("acme")
         endpoint, _ = create(api, "http://127.0.0.1:1/nobody-listens")
         neighbour, _ = create(api, receiver.url)
@@ -298,8 +298,10 @@ def test_a_replay_sends_the_events_after_a_position_again_with_their_webhook_ids
     assert [d["replayed"] for d in listed] == [True, True, False, False, False]
 
 
-def test_after_a_rotation_the_new_and_the_previous_secret_both_sign(settings: Settings) -> None:
-    with Receiver() as receiver, serving(hooked(settings)) as live:
+def test_after_a_rotation_the_new_and_the_previous_secret_both_sign(
+    sqlite_settings: Settings,
+) -> None:
+    with Receiver() as receiver, serving(hooked(sqlite_settings)) as live:
         api = live.client("acme")
         endpoint, old = create(api, receiver.url)
         rotated = api.ok(ROTATE, {"id": endpoint})["rotateWebhookSecret"]

@@ -140,6 +140,7 @@ class WebhookMutations:
             input.description or "",
             since,
         )
+        webhooks.wake()
         return WebhookEndpointSecret(endpoint=endpoint_of(endpoint), secret=secret)
 
     @strawberry.mutation(description="Change an endpoint's URL, event types or description.")
@@ -203,6 +204,7 @@ class WebhookMutations:
         webhooks = ctx.herald.webhooks
         since = await blocking(webhooks.now)
         endpoint = await blocking(webhooks.endpoints.enable, ctx.principal().workspace, id, since)
+        webhooks.wake()  # what waited for it may go now
         return endpoint_of(endpoint)
 
     @strawberry.mutation(
@@ -210,7 +212,9 @@ class WebhookMutations:
     )
     async def delete_webhook_endpoint(self, info: Info, id: EndpointId) -> strawberry.ID:
         ctx = context_of(info)
-        await blocking(ctx.herald.webhooks.endpoints.delete, ctx.principal().workspace, id)
+        webhooks = ctx.herald.webhooks
+        await blocking(webhooks.endpoints.delete, ctx.principal().workspace, id)
+        webhooks.wake()  # its deliveries are purged a batch at a time
         return id
 
     @strawberry.mutation(
@@ -236,6 +240,7 @@ class WebhookMutations:
         endpoint, until = await blocking(
             webhooks.replay, ctx.principal().workspace, endpoint_id, position
         )
+        webhooks.wake()
         return WebhookReplay(
             endpoint=endpoint_of(endpoint), after=str(min(position, until)), until=str(until)
         )
