@@ -78,7 +78,7 @@ def all_delivered(herald: Herald) -> bool | None:
     """Whether the outbox has queued every event recorded, and every delivery is recorded as
     delivered (None until then)."""
     webhooks = herald.webhooks
-    queued = webhooks.outbox.position >= webhooks.now()
+    queued = webhooks.outbox.position >= (herald.store.recorder.max_notification_id() or 0)
     return True if queued and webhooks.backlog() == 0 else None
 
 
@@ -103,7 +103,7 @@ def test_a_kill_9_mid_delivery_loses_nothing_and_what_is_sent_again_has_its_webh
 
     with Receiver(answer) as receiver:
         writer.webhooks.endpoints.create(
-            writer.workspaces.ensure("acme"), receiver.url, None, "", writer.webhooks.now()
+            writer.workspaces.ensure("acme"), receiver.url, None, "", writer.webhooks.start_within
         )
         made = write(writer, 5, "before")
         first = HeraldProcess(settings.database_url, tmp_path / "first.log", "dispatch")
@@ -151,7 +151,11 @@ def test_herald_servers_on_one_postgresql_database_send_each_event_from_one_only
     try:
         with Receiver(answer) as receiver:
             writer.webhooks.endpoints.create(
-                writer.workspaces.ensure("acme"), receiver.url, None, "", writer.webhooks.now()
+                writer.workspaces.ensure("acme"),
+                receiver.url,
+                None,
+                "",
+                writer.webhooks.start_within,
             )
             key = create_key(database, "acme")
             servers = [ServerProcess(database, tmp_path / f"server{i}.log") for i in range(2)]

@@ -131,14 +131,13 @@ class WebhookMutations:
         _checked(info, input.url, input.event_types, input.description)
         ctx = context_of(info)
         webhooks = ctx.herald.webhooks
-        since = await blocking(webhooks.now)
         endpoint, secret = await blocking(
             webhooks.endpoints.create,
             ctx.principal().workspace,
             input.url.strip(),
             input.event_types,
             input.description or "",
-            since,
+            webhooks.start_within,
         )
         webhooks.wake()
         return WebhookEndpointSecret(endpoint=endpoint_of(endpoint), secret=secret)
@@ -202,8 +201,8 @@ class WebhookMutations:
     async def enable_webhook_endpoint(self, info: Info, id: EndpointId) -> WebhookEndpoint:
         ctx = context_of(info)
         webhooks = ctx.herald.webhooks
-        since = await blocking(webhooks.now)
-        endpoint = await blocking(webhooks.endpoints.enable, ctx.principal().workspace, id, since)
+        workspace = ctx.principal().workspace
+        endpoint = await blocking(webhooks.endpoints.enable, workspace, id, webhooks.start_within)
         webhooks.wake()  # what waited for it may go now
         return endpoint_of(endpoint)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -17,6 +18,8 @@ from app.secrecy import new_key, seal, unseal
 from .signing import new_secret
 
 MAX_ENDPOINTS = 20
+# Where an endpoint created or enabled in a transaction starts: after this position.
+Start = Callable[[Cursor], int]
 _COLUMNS = (
     "id, url, event_types, description, created_at, updated_at, disabled_at, disabled_reason, "
     "failing_since, previous_until, since"
@@ -74,9 +77,15 @@ class Endpoints:
         self.db = db
 
     def create(
-        self, workspace: str, url: str, types: list[str] | None, description: str, since: int
+        self,
+        workspace: str,
+        url: str,
+        types: list[str] | None,
+        description: str,
+        start: Start,
     ) -> tuple[Endpoint, str]:
-        """A new endpoint, called for the events after position `since`, and its secret."""
+        """A new endpoint, called for the events after the position `start` gives in its
+        transaction, and its secret."""
         endpoint_id, secret, key, now = str(uuid4()), new_secret(), new_key(), time.time()
         with self.db.transaction(commit=True) as c:
             c.execute(
@@ -87,6 +96,7 @@ class Endpoints:
             )
             if c.fetchone()[0] >= MAX_ENDPOINTS:
                 raise LimitExceeded(f"a workspace has at most {MAX_ENDPOINTS} webhook endpoints")
+            since = start(c)
             c.execute(
                 self.db.sql(
                     "INSERT INTO webhook_endpoints (id, workspace, url, event_types, description, "
@@ -154,8 +164,9 @@ class Endpoints:
             workspace, raw_id, {"disabled_at": now, "disabled_reason": reason, "updated_at": now}
         )
 
-    def enable(self, workspace: str, raw_id: str, since: int) -> Endpoint:
-        """Called again, for the events after `since`; what was queued before goes out too."""
+    def enable(self, workspace: str, raw_id: str, start: Start) -> Endpoint:
+        """Called again, for the events after the position `start` gives in its transaction;
+        what was queued before goes out too."""
         return self._change(
             workspace,
             raw_id,
@@ -163,9 +174,9 @@ class Endpoints:
                 "disabled_at": None,
                 "disabled_reason": None,
                 "failing_since": None,
-                "since": since,
                 "updated_at": time.time(),
             },
+            start,
         )
 
     def replay(self, workspace: str, raw_id: str, after: int, until: int) -> Endpoint:
@@ -224,10 +235,14 @@ class Endpoints:
             signing.append(_opened(key, endpoint_id, previous))
         return str(workspace), str(url), signing
 
-    def _change(self, workspace: str, raw_id: str, changes: dict[str, Any]) -> Endpoint:
+    def _change(
+        self, workspace: str, raw_id: str, changes: dict[str, Any], start: Start | None = None
+    ) -> Endpoint:
         endpoint_id = _id(raw_id)
         with self.db.transaction(commit=True) as c:
             self._read(c, workspace, endpoint_id)
+            if start is not None:
+                changes = {**changes, "since": start(c)}
             assignments = ", ".join(f"{column} = ?" for column in changes)
             c.execute(
                 self.db.sql(f"UPDATE webhook_endpoints SET {assignments} WHERE id = ?"),

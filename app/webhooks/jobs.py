@@ -64,6 +64,8 @@ class Jobs:
             done.busy = self.consumer.replay() or done.busy
         if state.deleted:
             done.busy = self.deliveries.purge() or done.busy
+        if not state.enabled:
+            return done  # nothing can be due (a write wakes this for nothing, then)
         now = time.time()
         picked: list[tuple[Due, tuple[str, str, list[str]]]] = []
         # A short read: a long one would keep SQLite from truncating its write-ahead log,

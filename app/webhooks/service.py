@@ -6,7 +6,6 @@ For readiness and metrics: `dispatcher.alive`, `dispatcher.leader`, `backlog()` 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from eventsourcing.persistence import Tracking
@@ -21,11 +20,9 @@ from .dispatcher import Dispatcher
 from .endpoints import Endpoint, Endpoints
 from .jobs import Jobs
 from .lease import lease_for
-from .outbox import Outbox
+from .outbox import OUTBOX_LOCK, Outbox
 from .sender import Sender
 from .tables import create_tables
-
-log = logging.getLogger(__name__)
 
 
 class Webhooks:
@@ -66,10 +63,20 @@ class Webhooks:
     def backlog(self) -> int:
         return self.deliveries.backlog()
 
-    def now(self) -> int:
-        """The position of the last event recorded: an endpoint created or enabled now is
-        called for the events after it."""
-        return self.store.recorder.max_notification_id() or 0
+    def start_within(self, c: Cursor) -> int:
+        """Where an endpoint created or enabled in `c`'s transaction starts: after the last
+        event recorded. While no endpoint is enabled the outbox leaves the log alone (it has
+        nobody to queue for); it is moved on to here, serialized with its own batches, so it
+        does not read through all that came meanwhile."""
+        db = self.store.db
+        if db.dialect == "postgres":
+            c.execute("SELECT pg_advisory_xact_lock(%s)", (OUTBOX_LOCK,))
+        position = "rowid" if db.dialect == "sqlite" else "notification_id"
+        c.execute(f"SELECT COALESCE(MAX({position}), 0) FROM {self.outbox.events_table}")
+        last = int(c.fetchone()[0])
+        if not self.endpoints.enabled_within(c) and last > self.outbox.tracked(c):
+            self.outbox.tracking._insert_tracking(c, Tracking(self.outbox.consumer.name, last))  # type: ignore[attr-defined]
+        return last
 
     def replay(self, workspace: str, raw_id: str, after: int) -> tuple[Endpoint, int]:
         """Send the endpoint's events after `after` again, up to where it is called for
@@ -81,9 +88,7 @@ class Webhooks:
 
 class _Both:
     """The views' step and the outbox's; `reached` is the views' (read-your-writes). While no
-    endpoint is enabled the outbox only moves its position past the new events, without reading
-    them: nobody is to be called for them (an endpoint is called for the events after its
-    creation, and SQLite lets the two transactions in one at a time)."""
+    endpoint is enabled the outbox's step is left out (see `start_within`)."""
 
     def __init__(self, views: ViewsStep, outbox: CatchUp, endpoints: Endpoints) -> None:
         self.views = views
@@ -96,14 +101,3 @@ class _Both:
         self.reached = self.views.reached
         if self.endpoints.enabled_within(c):
             self.outbox.step()(c)
-            return
-        c.execute("SAVEPOINT herald_outbox_past")
-        try:
-            c.execute(f"SELECT MAX(rowid) FROM {self.outbox.events_table}")
-            last = c.fetchone()[0]
-            if last is not None and last > self.outbox.tracked(c):
-                self.outbox.tracking._insert_tracking(c, Tracking(self.outbox.consumer.name, last))  # type: ignore[attr-defined]
-        except Exception:
-            log.exception("moving the webhook outbox on failed; a catch-up will do it")
-            c.execute("ROLLBACK TO herald_outbox_past")
-        c.execute("RELEASE herald_outbox_past")
