@@ -101,14 +101,13 @@ def settled(
     timeout: float = 30,
 ) -> list[dict[str, Any]]:
     """The endpoint's deliveries, newest first, once `count` of them are `done` as the
-    dispatcher recorded them; the deadline only bounds a failure."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = deliveries(api, endpoint_id)
-        if sum(1 for d in found if done(d)) >= count:
-            return found
-        assert time.monotonic() < deadline, f"not {count} done: {found}"
-        time.sleep(0.02)  # polling another thread's commits, with a deadline
+    dispatcher recorded them."""
+
+    def found() -> list[dict[str, Any]] | None:
+        page = deliveries(api, endpoint_id)
+        return page if sum(1 for d in page if done(d)) >= count else None
+
+    return eventually(found, f"{count} deliveries done", timeout)
 
 
 def eventually(check: Callable[[], T | None], what: str, timeout: float = 30) -> T:

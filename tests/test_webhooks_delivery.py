@@ -147,13 +147,17 @@ def test_a_410_disables_the_endpoint_which_when_enabled_again_sends_what_waited(
         assert waiting["attempts"][0]["httpStatus"] == 410
 
         draft(api, "while disabled")  # not queued for a disabled endpoint
+        assert len(deliveries(api, endpoint)) == 1
+        # ... unless replayed: queued now, sent once the endpoint is enabled.
+        api.ok(REPLAY, {"id": endpoint, "after": waiting["eventCursor"]})
+        settled(api, endpoint, 1, lambda d: d["replayed"])
         gone.clear()
         assert api.ok(ENABLE, {"id": endpoint})["enableWebhookEndpoint"]["enabled"] is True
         draft(api, "after")
-        delivered = settled(api, endpoint, 2)
+        delivered = settled(api, endpoint, 3)
         api.close()
     texts = sorted(r.data["message"]["text"] for r in receiver.delivered())
-    assert texts == ["after", "first"]  # two messages: in no particular order
+    assert texts == ["after", "first", "while disabled"]  # three messages: in no set order
     assert {d["status"] for d in delivered} == {"DELIVERED"}
 
 
@@ -317,7 +321,7 @@ def test_after_a_rotation_the_new_and_the_previous_secret_both_sign(
 
         endpoints = live.herald.webhooks.endpoints
         with live.herald.store.db.transaction(commit=False) as c:
-            later = endpoints.secrets(c, endpoint, time.time() + FAST.secret_overlap + 1)
+            later = endpoints.secrets.signing(c, endpoint, time.time() + FAST.secret_overlap + 1)
         assert later is not None
         assert later[2] == [new]
         api.close()

@@ -13,6 +13,7 @@ import pytest
 
 from app.runtime import Herald
 from app.settings import Settings
+from app.webhooks.lease import lease_for
 from app.webhooks.signing import webhook_id
 from app.workspaces import Principal
 from tests.conftest import Api, draft
@@ -187,3 +188,17 @@ def test_herald_servers_on_one_postgresql_database_send_each_event_from_one_only
     assert set(got) == expected_ids({mid: 1 for mid in made})
     assert LEADING in other.output()  # it took over
     record("webhook dispatch across processes", "postgres", processes=2, kills=1, events=len(got))
+
+
+def test_one_process_at_a_time_holds_the_dispatch_lease(settings: Settings) -> None:
+    first, second = lease_for(settings), lease_for(settings)
+    try:
+        assert first.acquire()
+        assert first.holds()
+        assert not second.acquire()
+        first.release()  # as when its process dies: the lock goes with it
+        assert second.acquire()
+        assert not first.acquire()
+    finally:
+        first.release()
+        second.release()

@@ -29,7 +29,7 @@ class WebhookSettings:
         env = os.environ if env is None else env
 
         def number(name: str, default: float) -> float:
-            return float(env.get(f"HERALD_WEBHOOK_{name}") or default)
+            return _float(f"HERALD_WEBHOOK_{name}", env.get(f"HERALD_WEBHOOK_{name}") or default)
 
         schedule = env.get("HERALD_WEBHOOK_RETRY_SCHEDULE")
         made = cls(
@@ -37,7 +37,9 @@ class WebhookSettings:
             allow_private=(env.get("HERALD_WEBHOOK_ALLOW_PRIVATE") or "0") in ("1", "true"),
             schedule=SCHEDULE
             if not schedule
-            else tuple(float(s) for s in schedule.split(",") if s.strip()),
+            else tuple(
+                _float("HERALD_WEBHOOK_RETRY_SCHEDULE", s) for s in schedule.split(",") if s.strip()
+            ),
             jitter=number("JITTER", 0.1),
             timeout=number("TIMEOUT", 15),
             disable_after=number("DISABLE_AFTER", 5 * _DAY),
@@ -54,3 +56,10 @@ class WebhookSettings:
             )
         if self.timeout <= 0 or self.concurrency < 1 or not 0 <= self.jitter <= 1:
             raise ValueError("HERALD_WEBHOOK_TIMEOUT > 0, _CONCURRENCY >= 1, 0 <= _JITTER <= 1")
+
+
+def _float(name: str, value: str | float) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not a number") from None

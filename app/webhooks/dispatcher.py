@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import uvloop
 
-from .deliveries import Deliveries, Outcome
+from .attempts import Attempts, Outcome
 from .jobs import Jobs
 from .lease import Lease
 from .sender import Job, Sender
@@ -35,10 +35,10 @@ _GRACE = 5.0  # how long a stopping dispatcher lets what is in flight finish
 
 class Dispatcher:
     def __init__(
-        self, jobs: Jobs, deliveries: Deliveries, lease: Lease, sender: Callable[[], Sender]
+        self, jobs: Jobs, attempts: Attempts, lease: Lease, sender: Callable[[], Sender]
     ) -> None:
         self.jobs = jobs
-        self.deliveries = deliveries
+        self.attempts = attempts
         self.lease = lease
         self.sender = sender
         self.leader = False  # whether this process dispatches now
@@ -175,7 +175,7 @@ class Dispatcher:
         ids = {o.due.id for o in finished}
         self._recording |= ids
         try:
-            recorded = await asyncio.to_thread(self.deliveries.record, finished, time.time())
+            recorded = await asyncio.to_thread(self.attempts.record, finished, time.time())
         except BaseException:
             self._finished = finished + self._finished  # not committed: still to be recorded
             raise

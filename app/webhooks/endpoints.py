@@ -1,6 +1,5 @@
-"""A workspace's webhook endpoints and their signing secrets. A secret is sealed with a key of
-its endpoint's own (AES-GCM, as message content is), which the endpoint's deletion destroys.
-Every read and change names the workspace: another workspace's endpoints do not exist here."""
+"""A workspace's webhook endpoints (their secrets: secrets.py). Every read and change names the
+workspace: another workspace's endpoints do not exist here."""
 
 from __future__ import annotations
 
@@ -13,9 +12,8 @@ from uuid import UUID, uuid4
 
 from app.database import Cursor, Database
 from app.errors import LimitExceeded, NotFound
-from app.secrecy import new_key, seal, unseal
 
-from .signing import new_secret
+from .secrets import Secrets
 
 MAX_ENDPOINTS = 20
 # Where an endpoint created or enabled in a transaction starts: after this position.
@@ -75,6 +73,7 @@ def _id(raw: str) -> str:
 class Endpoints:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.secrets = Secrets(db)
 
     def create(
         self,
@@ -86,7 +85,7 @@ class Endpoints:
     ) -> tuple[Endpoint, str]:
         """A new endpoint, called for the events after the position `start` gives in its
         transaction, and its secret."""
-        endpoint_id, secret, key, now = str(uuid4()), new_secret(), new_key(), time.time()
+        endpoint_id, now = str(uuid4()), time.time()
         with self.db.transaction(commit=True) as c:
             c.execute(
                 self.db.sql(
@@ -97,6 +96,7 @@ class Endpoints:
             if c.fetchone()[0] >= MAX_ENDPOINTS:
                 raise LimitExceeded(f"a workspace has at most {MAX_ENDPOINTS} webhook endpoints")
             since = start(c)
+            secret, sealed = self.secrets.first(c, endpoint_id)
             c.execute(
                 self.db.sql(
                     "INSERT INTO webhook_endpoints (id, workspace, url, event_types, description, "
@@ -108,15 +108,11 @@ class Endpoints:
                     url,
                     _types(types),
                     description,
-                    _sealed(key, endpoint_id, secret),
+                    sealed,
                     since,
                     now,
                     now,
                 ),
-            )
-            c.execute(
-                self.db.sql("INSERT INTO webhook_keys (endpoint_id, key) VALUES (?, ?)"),
-                (endpoint_id, key),
             )
             return self._read(c, workspace, endpoint_id), secret
 
@@ -144,10 +140,10 @@ class Endpoints:
 
     def rotate(self, workspace: str, raw_id: str, overlap: float) -> tuple[Endpoint, str]:
         """A new secret; the one it replaces keeps signing for `overlap` seconds."""
-        endpoint_id, secret, now = _id(raw_id), new_secret(), time.time()
+        endpoint_id, now = _id(raw_id), time.time()
         with self.db.transaction(commit=True) as c:
             self._read(c, workspace, endpoint_id)
-            sealed = _sealed(self._key(c, endpoint_id), endpoint_id, secret)
+            secret, sealed = self.secrets.another(c, endpoint_id)
             # The right-hand sides read the row as it was: the old secret becomes the previous.
             c.execute(
                 self.db.sql(
@@ -197,7 +193,7 @@ class Endpoints:
                 ),
                 (endpoint_id,),
             )
-            c.execute(self.db.sql("DELETE FROM webhook_keys WHERE endpoint_id = ?"), (endpoint_id,))
+            self.secrets.destroy(c, endpoint_id)
 
     def enabled_within(self, c: Cursor) -> bool:
         c.execute(
@@ -214,26 +210,6 @@ class Endpoints:
             (),
         )
         return State(int(row[0]), int(row[1]), int(row[2]))
-
-    def secrets(self, c: Cursor, endpoint_id: str, now: float) -> tuple[str, str, list[str]] | None:
-        """The workspace, the URL and the secrets that sign now; None once it is deleted."""
-        c.execute(
-            self.db.sql(
-                "SELECT e.workspace, e.url, e.secret, e.previous_secret, e.previous_until, k.key "
-                "FROM webhook_endpoints e JOIN webhook_keys k ON k.endpoint_id = e.id "
-                "WHERE e.id = ? AND e.deleted = 0"
-            ),
-            (endpoint_id,),
-        )
-        row = c.fetchone()
-        if row is None:
-            return None
-        workspace, url, current, previous, until, key = row
-        key = bytes(key)
-        signing = [_opened(key, endpoint_id, current)]
-        if previous is not None and until is not None and now < until:
-            signing.append(_opened(key, endpoint_id, previous))
-        return str(workspace), str(url), signing
 
     def _change(
         self, workspace: str, raw_id: str, changes: dict[str, Any], start: Start | None = None
@@ -263,20 +239,6 @@ class Endpoints:
             raise NotFound("no such webhook endpoint")
         return _endpoint(row)
 
-    def _key(self, c: Cursor, endpoint_id: str) -> bytes:
-        c.execute(self.db.sql("SELECT key FROM webhook_keys WHERE endpoint_id = ?"), (endpoint_id,))
-        return bytes(c.fetchone()[0])
-
 
 def _types(types: list[str] | None) -> str | None:
     return None if types is None else json.dumps(sorted(set(types)))
-
-
-def _sealed(key: bytes, endpoint_id: str, secret: str) -> str:
-    return json.dumps(seal(key, UUID(endpoint_id), secret))
-
-
-def _opened(key: bytes, endpoint_id: str, sealed: str) -> str:
-    secret = unseal(key, UUID(endpoint_id), json.loads(sealed))
-    assert isinstance(secret, str), f"the secret of webhook endpoint {endpoint_id} cannot be read"
-    return secret

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from app.catchup import CatchUp
 from app.store import MessageStore
 
-from .deliveries import Deliveries, Due, Outcome
+from .attempts import Outcome
+from .deliveries import Deliveries, Due
 from .endpoints import Endpoints
 from .outbox import Outbox
 from .payload import payload
@@ -78,7 +79,7 @@ class Jobs:
                     continue
                 ready = self.deliveries.due(c, endpoint_id, now, len(flying) + len(held) + free)
                 fresh = [d for d in ready if d.id not in flying and d.id not in held][:free]
-                target = self.endpoints.secrets(c, endpoint_id, now) if fresh else None
+                target = self.endpoints.secrets.signing(c, endpoint_id, now) if fresh else None
                 if target is not None:
                     picked += [(d, target) for d in fresh]
             done.next_due = self.deliveries.next_due(c, now)

@@ -15,8 +15,9 @@ from types import TracebackType
 import httpcore
 
 from .addresses import GuardedBackend
+from .attempts import Outcome
 from .config import WebhookSettings
-from .deliveries import Due, Outcome
+from .deliveries import Due
 from .signing import headers, webhook_id
 
 USER_AGENT = "Herald-Webhooks/1"

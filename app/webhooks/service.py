@@ -15,6 +15,7 @@ from app.database import Cursor
 from app.settings import Settings
 from app.store import MessageStore, ViewsStep
 
+from .attempts import Attempts
 from .deliveries import Deliveries
 from .dispatcher import Dispatcher
 from .endpoints import Endpoint, Endpoints
@@ -31,14 +32,15 @@ class Webhooks:
         self.settings = settings.webhooks
         create_tables(store.db)
         self.endpoints = Endpoints(store.db)
-        self.deliveries = Deliveries(store.db, self.settings)
+        self.deliveries = Deliveries(store.db)
+        self.attempts = Attempts(store.db, self.settings)
         consumer = Outbox(store, self.deliveries)
         self.outbox = CatchUp(store, consumer)
         jobs = Jobs(
             store, self.outbox, consumer, self.endpoints, self.deliveries, self.settings.concurrency
         )
         self.dispatcher = Dispatcher(
-            jobs, self.deliveries, lease_for(settings), lambda: Sender(self.settings)
+            jobs, self.attempts, lease_for(settings), lambda: Sender(self.settings)
         )
 
     def with_writes(self, views: Callable[[], ViewsStep]) -> Callable[[], ViewsStep]:
@@ -79,10 +81,14 @@ class Webhooks:
         return last
 
     def replay(self, workspace: str, raw_id: str, after: int) -> tuple[Endpoint, int]:
-        """Send the endpoint's events after `after` again, up to where it is called for
-        anyway; returns the endpoint and that position."""
+        """Send the endpoint's events after `after` again, up to where the outbox queues them
+        for it anyway (to the end of the log, while it is disabled); returns the endpoint and
+        that position."""
         endpoint = self.endpoints.get(workspace, raw_id)
-        until = max(self.outbox.position, endpoint.since)
+        if endpoint.disabled_at is None:
+            until = max(self.outbox.position, endpoint.since)
+        else:
+            until = self.store.recorder.max_notification_id() or 0
         return self.endpoints.replay(workspace, raw_id, min(after, until), until), until
 
 
