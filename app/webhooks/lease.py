@@ -57,24 +57,29 @@ class FileLease:
 
 
 class AdvisoryLease:
+    """A connection of its own, kept while standing by too, so trying again costs one query."""
+
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._held = False
 
     def acquire(self) -> bool:
-        if self._conn is not None:
+        if self._held:
             return self.holds()
-        conn = connect(self.env)
-        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (DISPATCH_LOCK,)).fetchone()
-        if not (row and row[0]):
-            conn.close()
-            return False
-        self._conn = conn
-        return True
+        try:
+            if self._conn is None:
+                self._conn = connect(self.env)
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (DISPATCH_LOCK,)).fetchone()
+        except psycopg.Error:
+            self.release()
+            raise
+        self._held = bool(row and row[0])
+        return self._held
 
     def holds(self) -> bool:
         """Asks the server: a lost connection has lost the lock with it."""
-        if self._conn is None:
+        if not self._held or self._conn is None:
             return False
         try:
             self._conn.execute("SELECT 1")
@@ -85,6 +90,8 @@ class AdvisoryLease:
             return False
 
     def release(self) -> None:
+        """Closing the connection lets the lock go."""
+        self._held = False
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()
