@@ -1,32 +1,25 @@
-"""The webhook benchmark runs end to end at tiny sizes: every figure and ratio comes out as a
-positive number, and every event made after the endpoint reached the receiver. Nothing here
-asserts how fast anything is."""
+"""The webhook benchmark runs end to end at tiny sizes (it fails when a figure is missing), and
+every event made after the endpoint reaches the receiver. Nothing here asserts how fast."""
 
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
 
-from bench.webhooks import FIGURES, RATIOS
+from bench.webhooks import PLACES
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_the_webhook_benchmark_s_smoke_run_produces_every_figure(tmp_path: Path) -> None:
-    figures = tmp_path / "figures.json"
+def test_the_webhook_benchmark_delivers_every_event_and_reports_rates_and_lags(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "figures.json"
+    command = ["-m", "bench.webhooks", "--smoke", "--json", str(out), "--workdir", str(tmp_path)]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.webhooks",
-            "--smoke",
-            "--json",
-            str(figures),
-            *["--workdir", str(tmp_path)],
-        ],
+        [sys.executable, *command],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -34,14 +27,12 @@ def test_the_webhook_benchmark_s_smoke_run_produces_every_figure(tmp_path: Path)
         check=False,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    data = json.loads(figures.read_text())
-    produced = {**data["figures"], **data["ratios"]}
-    assert [k for k in (*FIGURES, *RATIOS) if k not in produced] == []
-    wrong = {
-        k: v
-        for k, v in produced.items()
-        # The backlog may drain before the load ends: 0 s.
-        if not (math.isfinite(v) and (v > 0 or (k.endswith("drain_s") and v == 0)))
-    }
-    assert wrong == {}
     assert "ONLY" not in done.stdout  # every delivery arrived
+    figures = json.loads(out.read_text())["figures"]
+    for place in PLACES:
+        k = f"webhooks.{place}"
+        assert figures[f"{k}.delivered"] >= 1
+        assert figures[f"{k}.draft.plain_rps"] > 0
+        assert figures[f"{k}.delivery_dps"] > 0
+        lags = [figures[f"{k}.lag_{q}_ms"] for q in ("p50", "p99", "max")]
+        assert 0 < lags[0] <= lags[1] <= lags[2]

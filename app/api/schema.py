@@ -29,7 +29,7 @@ from .guards import EachOperationAuthenticated, SafeParserCache
 from .limits import LIMIT_RULES, MAX_TOKENS
 from .live import message_events
 from .mutations import Mutation
-from .paging import MAX_EVENTS, MAX_MESSAGES, check_first, parse_cursor
+from .paging import MAX_EVENTS, MAX_MESSAGES, check_first, page_info, parse_cursor
 from .scalars import SCALARS
 from .types import MessageStatus, MessageType, PageInfo, message_of
 from .webhooks import WebhookMutations, WebhookQueries
@@ -166,12 +166,7 @@ class Query:
         edges = [MessageEdge(cursor=str(pos), node=message_of(m)) for pos, m in page.items]
         return MessageConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=page_info([e.cursor for e in edges], page.has_next, after is not None),
         )
 
     @strawberry.field(

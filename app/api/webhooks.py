@@ -3,7 +3,8 @@ Thin resolvers over app/webhooks; another workspace's endpoints do not exist her
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
@@ -14,8 +15,7 @@ from app.webhooks.payload import TYPES
 
 from .checks import Checks
 from .context import blocking, context_of
-from .paging import check_first, parse_cursor
-from .types import PageInfo
+from .paging import check_first, page_info, parse_cursor
 from .webhook_types import (
     CreateWebhookEndpointInput,
     UpdateWebhookEndpointInput,
@@ -29,6 +29,7 @@ from .webhook_types import (
     endpoint_of,
 )
 
+T = TypeVar("T")
 MAX_DELIVERIES = 100
 _KINDS = frozenset(TYPES.values())
 EndpointId = Annotated[strawberry.ID, strawberry.argument(description="The endpoint's id.")]
@@ -51,14 +52,17 @@ def _checked(info: Info, url: str | None, types: list[str] | None, description: 
     c.done()
 
 
+async def _in_workspace(info: Info, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`call` on the caller's workspace, off the event loop: an endpoint of another one is
+    NOT_FOUND."""
+    return await blocking(call, context_of(info).principal().workspace, *args, **kwargs)
+
+
 @strawberry.type(description="Webhook queries.")
 class WebhookQueries:
     @strawberry.field(description="Your workspace's webhook endpoints, oldest first (at most 20).")
     async def webhook_endpoints(self, info: Info) -> list[WebhookEndpoint]:
-        ctx = context_of(info)
-        found = await blocking(
-            ctx.herald.webhooks.endpoints.of_workspace, ctx.principal().workspace
-        )
+        found = await _in_workspace(info, context_of(info).herald.webhooks.endpoints.of_workspace)
         return [endpoint_of(e) for e in found]
 
     @strawberry.field(
@@ -86,12 +90,11 @@ class WebhookQueries:
             ),
         ] = None,
     ) -> WebhookDeliveryConnection:
-        ctx = context_of(info)
         size = 20 if first is None else first
         check_first(size, MAX_DELIVERIES, "first")
         before = parse_cursor(after, "after") if after is not None else None
-        webhooks = ctx.herald.webhooks
-        endpoint = await blocking(webhooks.endpoints.get, ctx.principal().workspace, endpoint_id)
+        webhooks = context_of(info).herald.webhooks
+        endpoint = await _in_workspace(info, webhooks.endpoints.get, endpoint_id)
         found = await blocking(
             page,
             webhooks.store.db,
@@ -103,12 +106,7 @@ class WebhookQueries:
         edges = [WebhookDeliveryEdge(cursor=str(p), node=delivery_of(d)) for p, d in found.items]
         return WebhookDeliveryConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=found.has_next,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=page_info([e.cursor for e in edges], found.has_next, after is not None),
         )
 
 
@@ -129,11 +127,10 @@ class WebhookMutations:
         ],
     ) -> WebhookEndpointSecret:
         _checked(info, input.url, input.event_types, input.description)
-        ctx = context_of(info)
-        webhooks = ctx.herald.webhooks
-        endpoint, secret = await blocking(
+        webhooks = context_of(info).herald.webhooks
+        endpoint, secret = await _in_workspace(
+            info,
             webhooks.endpoints.create,
-            ctx.principal().workspace,
             input.url.strip(),
             input.event_types,
             input.description or "",
@@ -160,10 +157,8 @@ class WebhookMutations:
             changes["event_types"] = input.event_types
         if input.description is not None:
             changes["description"] = input.description
-        ctx = context_of(info)
-        endpoints = ctx.herald.webhooks.endpoints
-        workspace = ctx.principal().workspace
-        return endpoint_of(await blocking(endpoints.update, workspace, input.id, **changes))
+        endpoints = context_of(info).herald.webhooks.endpoints
+        return endpoint_of(await _in_workspace(info, endpoints.update, input.id, **changes))
 
     @strawberry.mutation(
         description=(
@@ -172,14 +167,9 @@ class WebhookMutations:
         )
     )
     async def rotate_webhook_secret(self, info: Info, id: EndpointId) -> WebhookEndpointSecret:
-        ctx = context_of(info)
-        webhooks = ctx.herald.webhooks
-        endpoint, secret = await blocking(
-            webhooks.endpoints.rotate,
-            ctx.principal().workspace,
-            id,
-            webhooks.settings.secret_overlap,
-        )
+        webhooks = context_of(info).herald.webhooks
+        overlap = webhooks.settings.secret_overlap
+        endpoint, secret = await _in_workspace(info, webhooks.endpoints.rotate, id, overlap)
         return WebhookEndpointSecret(endpoint=endpoint_of(endpoint), secret=secret)
 
     @strawberry.mutation(
@@ -187,10 +177,10 @@ class WebhookMutations:
     )
     async def disable_webhook_endpoint(self, info: Info, id: EndpointId) -> WebhookEndpoint:
         ctx = context_of(info)
-        p = ctx.principal()
-        endpoints = ctx.herald.webhooks.endpoints
-        why = f"disabled by {p.actor(None)}"
-        return endpoint_of(await blocking(endpoints.disable, p.workspace, id, why))
+        why = f"disabled by {ctx.principal().actor(None)}"
+        return endpoint_of(
+            await _in_workspace(info, ctx.herald.webhooks.endpoints.disable, id, why)
+        )
 
     @strawberry.mutation(
         description=(
@@ -199,10 +189,8 @@ class WebhookMutations:
         )
     )
     async def enable_webhook_endpoint(self, info: Info, id: EndpointId) -> WebhookEndpoint:
-        ctx = context_of(info)
-        webhooks = ctx.herald.webhooks
-        workspace = ctx.principal().workspace
-        endpoint = await blocking(webhooks.endpoints.enable, workspace, id, webhooks.start_within)
+        webhooks = context_of(info).herald.webhooks
+        endpoint = await _in_workspace(info, webhooks.endpoints.enable, id, webhooks.start_within)
         webhooks.wake()  # what waited for it may go now
         return endpoint_of(endpoint)
 
@@ -210,9 +198,8 @@ class WebhookMutations:
         description="Delete an endpoint, its secrets and its deliveries; returns its id."
     )
     async def delete_webhook_endpoint(self, info: Info, id: EndpointId) -> strawberry.ID:
-        ctx = context_of(info)
-        webhooks = ctx.herald.webhooks
-        await blocking(webhooks.endpoints.delete, ctx.principal().workspace, id)
+        webhooks = context_of(info).herald.webhooks
+        await _in_workspace(info, webhooks.endpoints.delete, id)
         webhooks.wake()  # its deliveries are purged a batch at a time
         return id
 
@@ -234,11 +221,8 @@ class WebhookMutations:
         ] = None,
     ) -> WebhookReplay:
         position = parse_cursor(after, "after")
-        ctx = context_of(info)
-        webhooks = ctx.herald.webhooks
-        endpoint, until = await blocking(
-            webhooks.replay, ctx.principal().workspace, endpoint_id, position
-        )
+        webhooks = context_of(info).herald.webhooks
+        endpoint, until = await _in_workspace(info, webhooks.replay, endpoint_id, position)
         webhooks.wake()
         return WebhookReplay(
             endpoint=endpoint_of(endpoint), after=str(min(position, until)), until=str(until)
