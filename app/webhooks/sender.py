@@ -3,7 +3,7 @@ redirect and reading at most a little of the answer, of which nothing is kept.
 
 It goes through httpcore, the connection pool under httpx, over connections GuardedBackend
 checked: httpx's client adds cookies, auth, redirects and URL merging, none of which a webhook
-wants, and doubled the CPU time of a delivery (bench/RESULTS.md)."""
+wants, at about half as much CPU again per request (bench/RESULTS.md)."""
 
 from __future__ import annotations
 
