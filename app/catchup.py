@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
@@ -119,17 +119,34 @@ class CatchUp:
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         """Apply every event again from zero, into a consumer emptied first."""
+        self.reset()
+        try:
+            return self.catch_up(progress=progress, batch_size=_REBUILD_BATCH)
+        finally:
+            self.finish_rebuild()
+
+    def reset(self) -> None:
+        """Empty the consumer and forget its position, in one transaction."""
         with self._lock, self.db.transaction(commit=True) as c:
             self.consumer.clear(c)
             c.execute(
                 self.db.sql(f"DELETE FROM {self.tracking_table} WHERE application_name = ?"),
                 (self.consumer.name,),
             )
-        try:
-            return self.catch_up(progress=progress, batch_size=_REBUILD_BATCH)
-        finally:
-            with self.db.transaction(commit=True) as c:
-                self.consumer.finish_replay(c)
+
+    def finish_rebuild(self) -> None:
+        with self.db.transaction(commit=True) as c:
+            self.consumer.finish_replay(c)
+
+    def apply_untracked(self, batch: Sequence[Notification]) -> None:
+        """A batch applied with no position recorded: one share of a rebuild that several
+        processes make together (app/replay.py), whose position is recorded once all are done."""
+        with self.db.transaction(commit=True) as c:
+            self.consumer.apply(c, batch)
+
+    def track(self, position: int) -> None:
+        with self.db.transaction(commit=True) as c:
+            self.tracking._insert_tracking(c, Tracking(self.consumer.name, position))  # type: ignore[attr-defined]
 
     def step(self) -> InTransaction:
         """What to run in the SQLite transaction that records new events (see InTransaction)."""
@@ -194,16 +211,7 @@ class InTransaction:
             )
             rows = c.fetchall()
             if 0 < len(rows) <= _BATCH:
-                batch = [
-                    Notification(
-                        originator_id=UUID(r[1]),
-                        originator_version=r[2],
-                        topic=r[3],
-                        state=r[4],
-                        id=r[0],
-                    )
-                    for r in rows
-                ]
+                batch = [notification_of(r) for r in rows]
                 loop.record(c, batch)
                 self.reached = batch[-1].id
         except Exception:
@@ -211,3 +219,15 @@ class InTransaction:
             c.execute("ROLLBACK TO herald_catch_up")
             self.reached = -1
         c.execute("RELEASE herald_catch_up")
+
+
+def notification_of(row: Any) -> Notification:
+    """A notification from (position, originator_id, originator_version, topic, state)."""
+    originator_id = row[1] if isinstance(row[1], UUID) else UUID(str(row[1]))
+    return Notification(
+        originator_id=originator_id,
+        originator_version=row[2],
+        topic=row[3],
+        state=bytes(row[4]),
+        id=int(row[0]),
+    )

@@ -1,10 +1,13 @@
-"""herald serve | project | dispatch | keys | projections | export-schema | history."""
+"""herald serve | project | dispatch | keys create|revoke | projections rebuild|verify |
+export-schema | documents add|list | history | status."""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 SCHEMA_FILE = Path("schema.graphql")
@@ -37,36 +40,69 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--key", help="revoke this one key")
     projections = commands.add_parser("projections", help="manage the read models")
     projection_actions = projections.add_subparsers(dest="action", required=True)
-    projection_actions.add_parser("rebuild", help="replay every event from zero into the views")
+    rebuild = projection_actions.add_parser(
+        "rebuild", help="replay every event from zero into the views, on every core"
+    )
+    rebuild.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes replaying messages in parallel (default: the number of cores)",
+    )
     projection_actions.add_parser(
         "verify", help="compare every view row with a replay of the events"
     )
     export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
     export.add_argument("--check", action="store_true", help="fail if the file differs")
     export.add_argument("--path", type=Path, default=SCHEMA_FILE)
+    documents = commands.add_parser(
+        "documents", help="registered documents (HERALD_TRUSTED_DOCUMENTS=1 runs only these)"
+    ).add_subparsers(dest="action", required=True)
+    add = documents.add_parser(
+        "add",
+        help="register GraphQL documents: .graphql files, or Apollo persisted-query manifests",
+    )
+    add.add_argument("files", nargs="+", type=Path)
+    documents.add_parser("list", help="print the SHA-256 of every registered document")
     history = commands.add_parser("history", help="print a message's event timeline")
     history.add_argument("message_id")
+    history.add_argument(
+        "--diff", action="store_true", help="show each revision's word diff from the one before"
+    )
+    status = commands.add_parser(
+        "status", help="positions, lag, each workspace's messages and events, servers"
+    )
+    status.add_argument("--json", action="store_true", help="print it as JSON")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from app.logs import configure
+
+    log_format = os.environ.get("HERALD_LOG_FORMAT") or "text"
+    configure(log_format)
 
     if args.command == "export-schema":
         from app.commands import export_schema
 
         return export_schema(args.path, check=args.check)
     if args.command == "serve":
-        import os
-
         import uvicorn
+        from uvicorn.config import LOGGING_CONFIG
 
         if args.no_projections:
             os.environ["HERALD_SERVE_PROJECTIONS"] = "0"
-        uvicorn.run(
-            "app.server:app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-        )
+        shared = _metrics_across_workers(args.workers)
+        try:
+            uvicorn.run(
+                "app.server:app_from_env",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                # JSON logs: uvicorn's lines go through Herald's handler, not its own.
+                log_config=None if log_format == "json" else LOGGING_CONFIG,
+            )
+        finally:
+            if shared is not None:
+                shutil.rmtree(shared, ignore_errors=True)
         return 0
     from app import commands as run
 
@@ -75,14 +111,36 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "keys":
         return run.revoke_keys(args.workspace, args.name, args.key)
     if args.command == "projections" and args.action == "rebuild":
-        return run.rebuild()
+        return run.rebuild(max(1, args.jobs))
     if args.command == "projections":
         return run.verify_views()
     if args.command == "project":
         return run.project()
     if args.command == "dispatch":
         return run.dispatch()
-    return run.history(args.message_id)
+    if args.command == "documents":
+        from app.documents_cli import add_documents, list_documents
+
+        return add_documents(args.files) if args.action == "add" else list_documents()
+    if args.command == "status":
+        return run.status(args.json)
+    return run.history(args.message_id, diff=args.diff)
+
+
+def _metrics_across_workers(workers: int) -> str | None:
+    """Several workers keep their metrics in files of one folder (prometheus_client's
+    multi-process mode), so any worker's /metrics counts them all. The folder is
+    PROMETHEUS_MULTIPROC_DIR if set, else a new one, removed at exit; either way emptied of a
+    previous run's files first. Returns the folder to remove."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if workers <= 1 and not given:
+        return None
+    folder = given or tempfile.mkdtemp(prefix="herald-metrics-")
+    os.makedirs(folder, exist_ok=True)
+    for old in Path(folder).glob("*.db"):
+        old.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    return None if given else folder
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ from pathlib import Path
 from uuid import UUID
 
 from app.bodies import plain_text
+from app.revisions import diff_lines
 from app.runtime import Herald
+from app.settings import Settings
 
 
 def export_schema(path: Path, *, check: bool) -> int:
@@ -44,9 +46,48 @@ def create_key(workspace: str, name: str | None) -> int:
     return 0
 
 
-def revoke_keys(workspace: str, name: str | None, key: str | None) -> int:
-    herald = Herald()
+def open_existing() -> Herald | None:
+    """The Herald of the database HERALD_DATABASE_URL names, for commands that do not set one
+    up: they say which database they opened, and refuse one that does not exist rather than
+    create it (a SQLite file appears on connect, tables on first open)."""
+    settings = Settings.from_env()
+    where = settings.describe()
+    if not _exists(settings):
+        print(
+            f"no Herald database: {where}. Set HERALD_DATABASE_URL to the one the server uses.",
+            file=sys.stderr,
+        )
+        return None
+    print(f"database: {where}", file=sys.stderr)
+    return Herald(settings)
+
+
+def _exists(settings: Settings) -> bool:
+    if not settings.is_postgres:
+        return settings.sqlite_path().is_file()
+    import psycopg
+
+    from app.watcher import connect
+
     try:
+        with connect(settings.eventsourcing_env()) as conn:
+            row = conn.execute("SELECT to_regclass('herald_workspaces') IS NOT NULL").fetchone()
+    except psycopg.OperationalError:
+        return False  # no such database (or no server): nothing to read
+    return bool(row and row[0])
+
+
+def revoke_keys(workspace: str, name: str | None, key: str | None) -> int:
+    herald = open_existing()
+    if herald is None:
+        return 2
+    try:
+        found = herald.store.db.read_one(
+            "SELECT 1 FROM herald_workspaces WHERE name = ?", (workspace,)
+        )
+        if found is None:
+            print(f"no workspace {workspace!r}", file=sys.stderr)
+            return 1
         count = herald.workspaces.revoke(workspace, name, key)
     finally:
         herald.close()
@@ -85,7 +126,9 @@ def _run_until_stopped(herald: Herald, started: Callable[[], str]) -> int:
     return 0
 
 
-def rebuild() -> int:
+def rebuild(jobs: int) -> int:
+    from app.replay import rebuild as replay
+
     herald = Herald()
     try:
         total = herald.store.recorder.max_notification_id() or 0
@@ -97,9 +140,12 @@ def rebuild() -> int:
             done += count
             _bar(done, total)
 
-        herald.projection.rebuild(progress=progress)
+        replay(herald, jobs, progress)
         elapsed = time.monotonic() - started
-        print(f"\nrebuilt the views from {done} events in {elapsed:.1f}s", file=sys.stderr)
+        print(
+            f"\nrebuilt the views from {done} events in {elapsed:.1f}s with {jobs} jobs",
+            file=sys.stderr,
+        )
     finally:
         herald.close()
     return 0
@@ -108,7 +154,9 @@ def rebuild() -> int:
 def verify_views() -> int:
     from app.verify import verify
 
-    herald = Herald()
+    herald = open_existing()
+    if herald is None:
+        return 2
     try:
         differences = verify(herald)
     finally:
@@ -124,6 +172,22 @@ def verify_views() -> int:
     return 1 if differences else 0
 
 
+def status(as_json: bool) -> int:
+    import json
+
+    from app import status as report
+
+    herald = open_existing()
+    if herald is None:
+        return 2
+    try:
+        found = report.gather(herald)
+    finally:
+        herald.close()
+    print(json.dumps(found, indent=2) if as_json else report.render(found))
+    return 0
+
+
 def _bar(done: int, total: int, width: int = 40) -> None:
     filled = width if total == 0 else min(width, width * done // total)
     print(
@@ -134,18 +198,21 @@ def _bar(done: int, total: int, width: int = 40) -> None:
     )
 
 
-def history(raw_id: str) -> int:
+def history(raw_id: str, *, diff: bool = False) -> int:
     try:
         message_id = UUID(raw_id)
     except ValueError:
         print(f"not a message id: {raw_id}", file=sys.stderr)
         return 2
-    herald = Herald()
+    herald = open_existing()
+    if herald is None:
+        return 2
     try:
         events = herald.store.events_of(message_id)
         if not events:
             print(f"no message {raw_id}", file=sys.stderr)
             return 1
+        diffs = diff_lines(events) if diff else {}
         for e in events:
             state = vars(e)
             detail = _detail(type(e).__name__, state)
@@ -153,6 +220,8 @@ def history(raw_id: str) -> int:
                 f"v{e.originator_version:<4} {state['timestamp'].isoformat(timespec='seconds')}"
                 f"  {type(e).__name__:<14} by {state.get('actor') or '-'}{detail}"
             )
+            if e.originator_version in diffs:
+                print(diffs[e.originator_version])
     finally:
         herald.close()
     return 0

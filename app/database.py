@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from eventsourcing.sqlite import SQLiteCursor, SQLiteTransaction
 from psycopg.rows import tuple_row
 
 
@@ -33,6 +34,16 @@ class Database:
 
     @contextmanager
     def transaction(self, *, commit: bool) -> Iterator[Cursor]:
+        if self.dialect == "sqlite" and commit:
+            # A write that starts by reading would fail at once (SQLITE_BUSY_SNAPSHOT) had
+            # another process written meanwhile; taking the write lock first makes it wait.
+            with (
+                self.datastore.get_connection(commit=True) as conn,
+                _Immediate(conn, commit=True) as cursor,
+                cursor,
+            ):
+                yield cursor
+            return
         with self.datastore.transaction(commit=commit) as cursor:
             if self.dialect == "postgres":
                 # Rows by position on both dialects; eventsourcing sets dict rows on PostgreSQL.
@@ -53,3 +64,10 @@ class Database:
 
     def sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.dialect == "postgres" else statement
+
+
+class _Immediate(SQLiteTransaction):
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        return cursor

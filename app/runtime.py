@@ -48,8 +48,11 @@ class Herald:
         settings: Settings | None = None,
         *,
         project: bool = True,
+        rebuilding: bool = False,
         dispatch: bool | None = None,
     ) -> None:
+        # `rebuilding`: one process of a parallel rebuild (app/replay.py), which keeps the
+        # views' secondary indexes dropped until the rebuild is over.
         self.settings = settings or Settings.from_env()
         self.project = project
         self.dispatch = self.settings.webhooks.dispatch if dispatch is None else dispatch
@@ -58,7 +61,8 @@ class Herald:
             self.workspaces = Workspaces(store.db)
             self.contacts = ContactSecrets(store.db)
             migrate(store)
-            self.views = Views(store.db, store.sealing, store.recorder.events_table_name)  # type: ignore[attr-defined]
+            events = store.recorder.events_table_name  # type: ignore[attr-defined]
+            self.views = Views(store.db, store.sealing, events, indexed=not rebuilding)
             projection = Projection(self.views, store.sealing, store.keys, self.contacts)
             channel = PROJECTED_CHANNEL if self.settings.is_postgres else None
             self.projection = CatchUp(store, projection, notify=channel)

@@ -3,49 +3,61 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from app import explorer
+from app import explorer, health, inspector, logs, metrics, scrape, telemetry
+from app.api import sse
 from app.api.context import Context, blocking
 from app.api.errors import classify
 from app.api.guards import LegacyWSHandler, TransportWSHandler
+from app.api.persisted import remember, resolve
+from app.api.quota import Releasing, hold_connection
 from app.api.schema import build_schema
 from app.errors import HeraldError
 from app.http_media import GraphQLOverHTTP
+from app.observe import Observed
+from app.presence import Presence
 from app.runtime import Herald
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
+_LEAVE_SECONDS = 2.0
 _BLOCKING_THREADS = 32  # at least the concurrent requests we expect, so they can share commits
 MAX_BODY = 1024 * 1024
+SSE_METHODS = ["GET", "POST", "PUT", "DELETE"]  # graphql-sse's single connection mode uses all
 
 
 class HeraldGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
-    def __init__(self, herald: Herald) -> None:
+    def __init__(self, herald: Herald, tracer_provider: Any = None) -> None:
         settings = herald.settings
         super().__init__(
-            build_schema(introspection=settings.introspection),
+            build_schema(introspection=settings.introspection, tracer_provider=tracer_provider),
             graphql_ide="graphiql",
             keep_alive=True,
             keep_alive_interval=settings.keep_alive_seconds,
@@ -55,13 +67,41 @@ class HeraldGraphQL(GraphQL[Context, None]):
         self.herald = herald
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """A connection without a valid key is closed at once (4403), before any subscription."""
+        """A connection without a valid key, or over its key's connections, is closed at once
+        (4403), before any subscription."""
         try:
-            await blocking(context.principal)
+            principal = await blocking(context.principal)
+            hold_connection(self.herald, context.request.scope, principal)
         except HeraldError as error:
             raise ConnectionRejectionError({"message": str(error), **error.extensions()}) from None
         unset: UnsetType = UNSET
         return unset
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET naming a persisted query by its hash has no `query` either.
+        return super().should_render_graphql_ide(request) and not request.query_params.get(
+            "extensions"
+        )
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """A persisted query runs the document its hash names (app/api/persisted.py)."""
+        query, refusal = await resolve(self.herald, request_data.query, request_data.extensions)
+        if refusal is not None:
+            return ExecutionResult(data=None, errors=[refusal])
+        request_data = replace(request_data, query=query)
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        remember(self.herald, query, request_data.extensions, result)
+        return result
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(explorer.page())
@@ -130,6 +170,7 @@ class _TooLarge(Exception):
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    metrics.refused("body")
     response = JSONResponse(
         {
             "errors": [
@@ -147,14 +188,25 @@ async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
 def app_from_env() -> Starlette:
     """For `uvicorn --factory` and `herald serve --workers N`: each worker builds its own."""
     settings = Settings.from_env()
-    return create_app(settings, project=settings.serve_projections)
+    logs.configure(settings.log_format)
+    return create_app(
+        settings,
+        project=settings.serve_projections,
+        tracer_provider=telemetry.provider_from_env(os.environ),
+    )
 
 
 def create_app(
-    settings: Settings | None = None, herald: Herald | None = None, *, project: bool = True
+    settings: Settings | None = None,
+    herald: Herald | None = None,
+    *,
+    project: bool = True,
+    tracer_provider: Any = None,
 ) -> Starlette:
+    """`tracer_provider`: an OpenTelemetry TracerProvider to trace with (app.telemetry)."""
     herald = herald or Herald(settings, project=project)
-    graphql = HeraldGraphQL(herald)
+    graphql = HeraldGraphQL(herald, tracer_provider)
+    presence = Presence(herald)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -163,24 +215,40 @@ def create_app(
         threads = ThreadPoolExecutor(_BLOCKING_THREADS, thread_name_prefix="herald")
         asyncio.get_running_loop().set_default_executor(threads)
         herald.start()
+        # What start-up made lives as long as the process: a full collection need not walk it
+        # again each time (its pauses grew long under many open subscriptions).
+        gc.freeze()
+        beating = asyncio.create_task(presence.keep_beating())
         try:
             yield
         finally:
+            beating.cancel()
+            # Leaving is a courtesy (a row without heartbeats goes stale by itself): never
+            # hold the shutdown up for it.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_LEAVE_SECONDS):
+                    await asyncio.to_thread(presence.stop)
             herald.close()
-
-    async def health(_: Request) -> PlainTextResponse:
-        return PlainTextResponse("ok")
+            if tracer_provider is not None:
+                tracer_provider.shutdown()
 
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            Route("/healthz", health),
+            Route("/graphql/stream", sse.endpoint(graphql.schema), methods=SSE_METHODS),
+            WebSocketRoute("/graphql", Releasing(graphql)),
+            Route("/healthz", health.healthz),
+            Route("/readyz", health.readyz),
+            Route("/metrics", scrape.endpoint(herald)),
             Route(f"{explorer.ASSET_ROUTE}/{{name}}", explorer.asset),
+            *inspector.ROUTES,
         ],
         lifespan=lifespan,
     )
     app.state.herald = herald
     app.add_middleware(GraphQLOverHTTP)
     app.add_middleware(BodyLimit)
+    app.add_middleware(Observed)
+    if tracer_provider is not None:
+        telemetry.instrument(app, tracer_provider)
     return app

@@ -25,6 +25,18 @@ class Settings:
     rate_burst: int = 2000
     # Browser pages on other origins may not open subscriptions unless listed ("*" for any).
     allowed_origins: tuple[str, ...] = ()
+    # What one API key may hold open at once in this process (live.py, quota.py).
+    max_connections_per_key: int = 20
+    max_subscriptions_per_key: int = 200
+    # Persisted documents (persisted.py): only registered ones, or Apollo's automatic ones too.
+    trusted_documents: bool = False
+    apq_documents: int = 1000
+    apq_document_bytes: int = 32 * 1024
+    # Operating it: /readyz fails when the views trail the events by more than this many
+    # positions; /metrics asks for this bearer token when set; "json" logs one object a line.
+    ready_max_lag: int = 1000
+    metrics_token: str | None = None
+    log_format: str = "text"
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     @classmethod
@@ -43,6 +55,14 @@ class Settings:
             allowed_origins=tuple(
                 o.strip() for o in (env.get("HERALD_ALLOWED_ORIGINS") or "").split(",") if o.strip()
             ),
+            max_connections_per_key=int(env.get("HERALD_MAX_CONNECTIONS_PER_KEY") or 20),
+            max_subscriptions_per_key=int(env.get("HERALD_MAX_SUBSCRIPTIONS_PER_KEY") or 200),
+            trusted_documents=(env.get("HERALD_TRUSTED_DOCUMENTS") or "0") not in ("0", "false"),
+            apq_documents=int(env.get("HERALD_APQ_DOCUMENTS") or 1000),
+            apq_document_bytes=int(env.get("HERALD_APQ_DOCUMENT_BYTES") or 32 * 1024),
+            ready_max_lag=int(env.get("HERALD_READY_MAX_LAG") or 1000),
+            metrics_token=env.get("HERALD_METRICS_TOKEN") or None,
+            log_format=env.get("HERALD_LOG_FORMAT") or "text",
             webhooks=WebhookSettings.from_env(env),
         )
 
@@ -55,6 +75,14 @@ class Settings:
         if not path:
             raise ValueError("the SQLite URL names no file")
         return Path(path)
+
+    def describe(self) -> str:
+        """Which database this is, for an operator to read (no password)."""
+        if not self.is_postgres:
+            return f"SQLite file {self.sqlite_path().resolve()}"
+        url = urlparse(self.database_url)
+        name = unquote(url.path.lstrip("/")) or "herald"
+        return f"PostgreSQL database {name} at {url.hostname or '127.0.0.1'}:{url.port or 5432}"
 
     @property
     def is_postgres(self) -> bool:

@@ -61,7 +61,9 @@ class Rows:
 
 
 class Views:
-    def __init__(self, db: Database, sealing: SealingMapper, events_table: str) -> None:
+    def __init__(
+        self, db: Database, sealing: SealingMapper, events_table: str, *, indexed: bool = True
+    ) -> None:
         self.db = db
         self.sealing = sealing
         # A view row points at its stored event by the notification id both share.
@@ -70,7 +72,8 @@ class Views:
         self.event_join = f"s.{position} = e.notification_id"
         with db.transaction(commit=True) as c:
             for statement in TABLES:
-                c.execute(statement)
+                if indexed or not statement.startswith("CREATE INDEX"):
+                    c.execute(statement)
 
     def clear(self, c: Cursor, *, unindexed: bool = False) -> None:
         """Empty the views. `unindexed` also drops their secondary indexes, so that a replay

@@ -5,7 +5,8 @@
 Sections: HTTP throughput (Herald vs a bare strawberry app), store throughput (MessageStore vs
 the eventsourcing library alone), flatness (view and history reads at a small and a large
 store), long histories (a 10 000-event message vs a 1-event one), rebuild (the projection vs
-sqlite3 inserting as many rows), and the server's peak memory (vs the bare app's).
+sqlite3 inserting as many rows), the server's peak memory (vs the bare app's), and what
+counting metrics costs a message(id) request (vs the same work uncounted).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from app.workspaces import Principal
 from bench import loadgen, servers
 from bench.bare import Note, bare_application
 from bench.loadgen import LoadResult, Request
+from bench.metrics_cost import bench_metrics_cost
 from bench.results import Results
 from bench.workload import (
     ACTOR,
@@ -87,6 +89,12 @@ FIGURES = (
     "rebuild.sqlite_rps",
     "memory.herald_peak_mib",
     "memory.ceiling_peak_mib",
+    "metrics.execute.measured_us",
+    "metrics.execute.bare_us",
+    "metrics.asgi.observed_us",
+    "metrics.asgi.plain_us",
+    "metrics.http.with_us",
+    "metrics.http.without_us",
 )
 RATIOS = (
     "http.loadgen.headroom",
@@ -103,6 +111,7 @@ RATIOS = (
     "long.edit.ratio",
     "rebuild.ratio",
     "memory.ratio",
+    "metrics.cost.ratio",
 )
 
 
@@ -616,6 +625,7 @@ def bench_http(r: Results, sizes: Sizes, work: Path, tool: str, url: str, probe:
             "Read from /proc/<pid>/status after the HTTP runs, with the server on the large "
             "store and the draftMessage load behind it."
         )
+    bench_metrics_cost(r, url, key, probe, sizes.samples * 4)
 
 
 # Targets and the whole run.
@@ -631,6 +641,7 @@ def targets(r: Results, sizes: Sizes) -> None:
     r.target("long.load.worst_ratio", "load, worst snapshot phase, vs 1", "<=", 3)
     r.target("rebuild.herald_eps", "rebuild speed", ">=", 20_000)
     r.target("memory.herald_peak_mib", "server peak RSS", "<=", 300)
+    r.target("metrics.cost.ratio", "message(id) with metrics vs without", "<=", 1.05)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,18 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.failed or report.skipped:
         FIGURES.spoil(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Under pytest-xdist each worker hands its figures to the process that reports the run.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["figures"] = FIGURES.dump()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    FIGURES.merge(getattr(node, "workeroutput", {}).get("figures", []))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -153,14 +166,15 @@ class Api:
 class LiveServer:
     """uvicorn serving the real app on a free loopback port, in a thread of this process."""
 
-    def __init__(self, herald: Herald) -> None:
+    def __init__(self, herald: Herald, **app_options: Any) -> None:
         self.herald = herald
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(herald=herald), log_level="warning", lifespan="on")
+        app = create_app(herald=herald, **app_options)
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
 
@@ -187,6 +201,32 @@ class LiveServer:
 @pytest.fixture
 def server(herald: Herald) -> Iterator[LiveServer]:
     with LiveServer(herald) as live:
+        yield live
+
+
+@contextmanager
+def served(settings: Settings) -> Iterator[LiveServer]:
+    """A live server on a Herald of its own, for tests that need settings of their own."""
+    herald = Herald(settings)
+    try:
+        with LiveServer(herald) as live:
+            yield live
+    finally:
+        herald.close()
+
+
+@pytest.fixture
+def sqlite_herald(sqlite_settings: Settings) -> Iterator[Herald]:
+    """For tests of what does not depend on the backend."""
+    h = Herald(sqlite_settings)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def sqlite_server(sqlite_settings: Settings) -> Iterator[LiveServer]:
+    """A live server on SQLite only, for tests of what does not depend on the backend."""
+    with served(sqlite_settings) as live:
         yield live
 
 

@@ -62,6 +62,17 @@ class Figures:
         self.pending = {}
         self.current = None
 
+    def dump(self) -> list[tuple[str, str, dict[str, int], list[str]]]:
+        """What a test process found, for the process that reports the run (pytest-xdist)."""
+        return [(p, b, counts, sorted(self.tests[(p, b)])) for (p, b), counts in self.kept.items()]
+
+    def merge(self, dumped: list[tuple[str, str, dict[str, int], list[str]]]) -> None:
+        for proof, backend, counts, tests in dumped:
+            kept = self.kept.setdefault((proof, backend), {})
+            for name, count in counts.items():
+                kept[name] = kept.get(name, 0) + count
+            self.tests.setdefault((proof, backend), set()).update(tests)
+
     def as_json(self) -> dict[str, Any]:
         proofs: dict[str, dict[str, Any]] = {}
         for (proof, backend), counts in sorted(self.kept.items()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -27,19 +28,28 @@ def herald_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 def herald_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return python(database_url, ["-m", "app.cli", *args])
+
+
+def python(
+    database_url: str, args: list[str], given: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """This Python, in the project's folder, on this database, fed `given` on stdin."""
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, *args],
+        input=given,
         env=herald_env(database_url),
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
 
-def create_key(database_url: str, workspace: str) -> str:
-    done = herald_cli(database_url, "keys", "create", "--workspace", workspace)
+def create_key(database_url: str, workspace: str, name: str | None = None) -> str:
+    named = () if name is None else ("--name", name)
+    done = herald_cli(database_url, "keys", "create", "--workspace", workspace, *named)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
 
@@ -95,3 +105,75 @@ class ServerProcess(HeraldProcess):
                 pass
             time.sleep(0.05)  # polling a starting process's port; not hiding a race
         raise AssertionError(f"the server did not start:\n{self.output()}")
+
+
+def database_alone(database_url: str, folder: Path) -> str:
+    """The backend's database; on SQLite a file alone in `folder` (made by the server), so that
+    every file there is the database's (main file, -wal, -shm) and a byte scan sees them all."""
+    if database_url.startswith("sqlite:"):
+        return f"sqlite:///{folder / 'db' / 'herald.db'}"
+    return database_url
+
+
+def create_keys(database_url: str, workspace: str, names: list[str]) -> dict[str, str]:
+    """One API key for each name (its actor): the first made alone (it may create the schema and
+    the workspace), the others by `herald keys create` processes at once."""
+    keys = {names[0]: create_key(database_url, workspace, names[0])}
+    create = [sys.executable, "-m", "app.cli", "keys", "create", "--workspace", workspace]
+    runs = [
+        subprocess.Popen(
+            [*create, "--name", name],
+            env=herald_env(database_url),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names[1:]
+    ]
+    for name, run in zip(names[1:], runs, strict=True):
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+        keys[name] = out.strip().splitlines()[-1]
+    return keys
+
+
+# `herald` is the console script `app.cli:main`: this runs it once for each argument list, in
+# one interpreter, so that checking a hundred messages does not start a hundred Pythons. Each
+# call gets what the script would give a process: an exit code, its stdout and its stderr.
+_CALLS = r"""
+import contextlib, io, json, logging, sys, traceback
+from app.cli import main
+
+class ToCurrentStderr(logging.Handler):
+    def emit(self, record):
+        sys.stderr.write(self.format(record) + "\n")
+
+logging.getLogger().addHandler(ToCurrentStderr())
+logging.getLogger().setLevel(logging.INFO)
+answers = []
+for argv in json.load(sys.stdin):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        except Exception:
+            traceback.print_exc()
+            code = 1
+    answers.append([code, out.getvalue(), err.getvalue()])
+json.dump(answers, sys.__stdout__)
+"""
+
+
+def herald_cli_calls(
+    database_url: str, calls: list[list[str]]
+) -> list[subprocess.CompletedProcess[str]]:
+    """`herald ARGS...` for each of `calls`, one after another in one process."""
+    done = python(database_url, ["-c", _CALLS], json.dumps(calls), timeout=600)
+    assert done.returncode == 0, done.stderr
+    return [
+        subprocess.CompletedProcess(["herald", *argv], code, out, err)
+        for argv, (code, out, err) in zip(calls, json.loads(done.stdout), strict=True)
+    ]

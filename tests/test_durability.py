@@ -226,7 +226,7 @@ class ServerProcess:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, "the server exited while starting"
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).text == "ok":
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

@@ -4,41 +4,21 @@ that can reach nothing but this machine's loopback."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
-import itertools
 import json
-import os
-import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from websockets.sync.client import ClientConnection, connect
 
 from app import explorer
-from app.runtime import Herald
-from app.settings import Settings
+from tests.browser import Browser
 from tests.conftest import LiveServer, draft
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-WAIT = 60.0
-
-
-@pytest.fixture
-def sqlite_server(sqlite_settings: Settings) -> Iterator[LiveServer]:
-    herald = Herald(sqlite_settings)
-    with LiveServer(herald) as live:
-        yield live
-    herald.close()
 
 
 def need_assets() -> None:
@@ -66,81 +46,6 @@ def test_the_explorer_page_loads_each_asset_from_herald_with_its_integrity_hash(
         assert f"sha384-{digest}" == asset.integrity, asset.name
     missing = httpx.get(f"{sqlite_server.base_url}/graphiql/assets/..%2Fpackage.json")
     assert missing.status_code == 404
-
-
-class Browser:
-    """Headless Chromium driven over the DevTools protocol."""
-
-    def __init__(self, binary: str, profile: Path) -> None:
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-                f"--user-data-dir={profile}",
-                # Nothing but loopback can be reached: every other host name fails to resolve.
-                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-                "--remote-debugging-port=0",
-                "--window-size=1280,900",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stderr is not None
-        port = None
-        deadline = time.monotonic() + WAIT
-        while port is None and time.monotonic() < deadline:
-            line = self.process.stderr.readline()
-            found = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
-            port = int(found.group(1)) if found else None
-        assert port is not None, "Chromium did not start its DevTools endpoint"
-        targets = httpx.get(f"http://127.0.0.1:{port}/json/list").json()
-        page = next(t for t in targets if t["type"] == "page")
-        self.stack = ExitStack()
-        self.ws: ClientConnection = self.stack.enter_context(
-            connect(page["webSocketDebuggerUrl"], max_size=None)
-        )
-        self.ids = itertools.count(1)
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        call_id = next(self.ids)
-        self.ws.send(json.dumps({"id": call_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv(timeout=WAIT))
-            if message.get("id") == call_id:
-                assert "error" not in message, message
-                result: dict[str, Any] = message["result"]
-                return result
-
-    def evaluate(self, expression: str) -> Any:
-        answer = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        return answer["result"].get("value")
-
-    def wait_for(self, expression: str, what: str) -> Any:
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            value = self.evaluate(expression)
-            if value:
-                return value
-            time.sleep(0.1)  # polling the page for a condition, with a deadline
-        raise AssertionError(f"the page never showed {what}")
-
-    def close(self) -> None:
-        self.stack.close()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.kill()
-        self.process.wait(timeout=WAIT)
-        assert self.process.stderr is not None
-        self.process.stderr.close()
 
 
 def test_a_person_runs_a_query_with_their_key_in_graphiql_in_a_headless_browser(

@@ -26,6 +26,7 @@ from typing import Any
 
 from tests.conftest import DRAFT, Api, LiveServer, draft
 from tests.figures import backend_of, record
+from tests.lifecycle_model import REDACTABLE, SENT_STATES, moves_forward
 from tests.processes import herald_cli
 
 RACERS = 8
@@ -304,26 +305,6 @@ query($id: ID!, $after: String) {{
   }}
 }}
 """
-
-# The lifecycle, written out again from the contract (schema.graphql), not taken from app/.
-ORDERED = ("ACCEPTED", "PROCESSING", "SENT", "DELIVERED")
-SENT_STATES = frozenset({*ORDERED, "SENDING_FAILED", "DELIVERY_FAILED"})
-# Drafts, rejected drafts and finished messages; not those in progress (ACCEPTED, PROCESSING).
-REDACTABLE = frozenset(
-    {"DRAFT", "REJECTED", "SENT", "DELIVERED", "SENDING_FAILED", "DELIVERY_FAILED"}
-)
-
-
-def moves_forward(current: str, reported: str) -> bool:
-    if reported == "SENDING_FAILED":
-        return current in ("ACCEPTED", "PROCESSING")
-    if reported == "DELIVERY_FAILED":
-        return current in ("PROCESSING", "SENT")
-    return (
-        current in ORDERED
-        and reported in ORDERED
-        and ORDERED.index(reported) > ORDERED.index(current)
-    )
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -33,6 +34,7 @@ from tests.hooks import (
     settled,
 )
 from tests.receiver import Received, Receiver, hold
+from tests.test_metrics import moved, scrape
 
 EDIT = "mutation($input: EditMessageInput!) { editMessage(input: $input) { version } }"
 SEND = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { version } }"
@@ -101,6 +103,7 @@ def test_a_failed_attempt_is_retried_on_the_schedule_with_the_same_webhook_id(
         return 204
 
     with Receiver(answer) as receiver, serving(hooked(settings, timeout=0.3)) as live:
+        before = scrape(live.base_url)
         api = live.client("acme")
         endpoint, secret = create(api, receiver.url)
         draft(api)
@@ -108,7 +111,13 @@ def test_a_failed_attempt_is_retried_on_the_schedule_with_the_same_webhook_id(
         released.set()
         [delivery] = settled(api, endpoint, 1)
         api.close()
+        after = scrape(live.base_url)
+        ready = httpx.get(f"{live.base_url}/readyz", timeout=10).json()
 
+    counted = "herald_webhook_deliveries_total"
+    assert moved(before, after, counted, result="failed") == 2
+    assert moved(before, after, counted, result="delivered") == 1
+    assert ready["checks"]["webhooks"] == {"ok": True, "leading": True}
     assert len(receiver.requests) == 3
     assert {r.id for r in receiver.requests} == {delivery["webhookId"]}
     assert len({r.body for r in receiver.requests}) == 1  # the same event, signed anew each time

@@ -9,7 +9,6 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,6 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from app.runtime import Herald
-from app.settings import Settings
 from tests.conftest import Api, LiveServer, draft
 
 WAIT = 10.0  # seconds a test waits for something that should arrive at once
@@ -203,17 +200,6 @@ def wire(server: LiveServer, protocol: str) -> Iterator[Wire]:
     with connect(ws_url(server), subprotocols=[Subprotocol(protocol)], open_timeout=WAIT) as ws:
         assert ws.subprotocol == protocol
         yield Wire(ws, protocol)
-
-
-@pytest.fixture
-def sqlite_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """How a connection treats malformed, out-of-order or unauthenticated messages does not
-    depend on the storage (tests/test_subscriptions.py authenticates on both), so those tests
-    run on SQLite only, to stay quick."""
-    herald = Herald(Settings(database_url=f"sqlite:///{tmp_path}/frames.db"))
-    with LiveServer(herald) as live:
-        yield live
-    herald.close()
 
 
 @pytest.fixture

@@ -40,6 +40,14 @@ class MessageEvent:
     actor: str | None = strawberry.field(
         description="Who caused it: the name of the API key, or the actor the request named."
     )
+    cursor: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The event's position in its workspace's events: pass it as `after` to messageEvents "
+            "or events to go on after this event. Null in a message's history, whose cursors "
+            "are versions."
+        ),
+    )
 
 
 @strawberry.type(

@@ -21,15 +21,19 @@ from strawberry.types.base import get_object_definition
 from app.errors import NotFound
 from app.lifecycle import Status
 
+from . import relay
 from .checks import check_filter
 from .context import blocking, context_of
 from .errors import HeraldErrors
 from .events import EVENT_TYPES, MessageEvent, MessageEventConnection, event_connection, event_of
 from .guards import EachOperationAuthenticated, SafeParserCache
 from .limits import LIMIT_RULES, MAX_TOKENS
-from .live import message_events
+from .live import at, message_events
+from .measure import Measured
 from .mutations import Mutation
+from .node import Node
 from .paging import MAX_EVENTS, MAX_MESSAGES, check_first, page_info, parse_cursor
+from .persisted import TrustedDocuments
 from .scalars import SCALARS
 from .types import MessageStatus, MessageType, PageInfo, message_of
 from .webhooks import WebhookMutations, WebhookQueries
@@ -80,6 +84,32 @@ class Query:
         ctx = context_of(info)
         msg = await ctx.read(ctx.herald.views.message, ctx.principal().workspace, str(id))
         return None if msg is None else message_of(msg)
+
+    @strawberry.field(
+        description=(
+            "Any object by its id (Relay's global object identification): null when the "
+            "caller's workspace has no object of that id."
+        )
+    )
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The object's id.")],
+    ) -> Node | None:
+        return await relay.node(info, str(id))
+
+    @strawberry.field(
+        description=(
+            f"Objects by their ids, in the order given, null where there is none; at most "
+            f"{relay.MAX_NODES} ids (more fail with VALIDATION_FAILED)."
+        )
+    )
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[list[strawberry.ID], strawberry.argument(description="The objects' ids.")],
+    ) -> list[Node | None]:
+        return await relay.nodes(info, [str(each) for each in ids])
 
     @strawberry.field(
         description=(
@@ -217,15 +247,16 @@ class Query:
             size,
             position,
         )
-        items = [(pos, event_of(e, conv)) for pos, (conv, e) in page.items]
+        items = [(pos, at(event_of(e, conv), pos)) for pos, (conv, e) in page.items]
         return event_connection(items, page.has_next, position)
 
 
 @strawberry.type(
     description=(
-        "Live events over WebSocket (graphql-transport-ws or graphql-ws), authenticated like "
-        "HTTP requests, in the connection parameters or the request's headers. A subscriber "
-        "gets every event recorded after it subscribes, each once and in recorded order."
+        "Live events over WebSocket (graphql-transport-ws or graphql-ws) or Server-Sent Events "
+        "(graphql-sse, at /graphql/stream), authenticated like HTTP requests, in the connection "
+        "parameters or the request's headers. A subscriber gets every event recorded after it "
+        "subscribes (or after the cursor it gives), each once and in recorded order."
     )
 )
 class Subscription:
@@ -253,6 +284,16 @@ class Subscription:
                 )
             ),
         ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "A cursor (an event's `cursor`, or an events page's endCursor): first every "
+                    "event recorded after it, then the new ones, with no gap and none twice. "
+                    "Leave it out to start with the events recorded from now on."
+                )
+            ),
+        ] = None,
     ) -> AsyncGenerator[MessageEvent, None]:
         check_filter("conversationId", conversation_id)
         check_filter("messageId", message_id)
@@ -260,6 +301,7 @@ class Subscription:
             info,
             None if conversation_id is None else str(conversation_id),
             None if message_id is None else str(message_id),
+            after,
         ):
             yield event
 
@@ -282,10 +324,16 @@ class HeraldSchema(strawberry.Schema):
 
 
 @cache
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_schema(*, introspection: bool = True, tracer_provider: Any = None) -> strawberry.Schema:
     """Built once (per setting): the parser and validation caches live as long as the schema.
-    Without introspection, clients must already know the schema (HERALD_INTROSPECTION=0)."""
+    Without introspection, clients must already know the schema (HERALD_INTROSPECTION=0).
+    With a tracer provider (app.telemetry), each operation is a span."""
     closed = [DisableIntrospection] if not introspection else []
+    traced = []
+    if tracer_provider is not None:
+        from app.telemetry import traced_operations
+
+        traced = [traced_operations(tracer_provider)]
     return HeraldSchema(
         query=Queries,
         mutation=Mutations,
@@ -293,9 +341,12 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         types=list(EVENT_TYPES),
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
+            Measured,
+            *traced,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: SafeParserCache(maxsize=1_000),
             lambda: ValidationCache(maxsize=1_000),
+            TrustedDocuments,
             lambda: AddValidationRules(LIMIT_RULES),
             *closed,
             EachOperationAuthenticated,

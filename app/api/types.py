@@ -15,6 +15,8 @@ from app.domain import Message as Aggregate
 from app.lifecycle import Channel as ChannelValue
 from app.lifecycle import Status
 
+from .node import Node
+from .revisions import approval_field, revisions_field
 from .scalars import JSON, DateTime, json_value, when
 
 if TYPE_CHECKING:
@@ -153,8 +155,18 @@ class PageInfo:
     )
 
 
+def page_info(cursors: list[str], *, has_next: bool, has_previous: bool) -> PageInfo:
+    """Where a page of these cursors starts and ends."""
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=has_previous,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
+
+
 @strawberry.type(name="Message", description="A message as it stands now (the read model).")
-class MessageType:
+class MessageType(Node):
     id: strawberry.ID = strawberry.field(
         description="The message's id (a UUID), given by Herald when the draft was recorded."
     )
@@ -269,6 +281,9 @@ class MessageType:
         from .events import history_page
 
         return await history_page(info, str(self.id), 100 if first is None else first, after)
+
+    revisions = revisions_field()
+    approval = approval_field()
 
 
 def recipients_of(raw: list[dict[str, str | None]]) -> list[Recipient]:

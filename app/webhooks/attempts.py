@@ -15,8 +15,9 @@ from .config import WebhookSettings
 from .deliveries import Due
 from .tables import DELIVERED, FAILED, PENDING
 
-# What an attempt made of its delivery, as counted for metrics.
-RESULTS = {DELIVERED: "delivered", PENDING: "retrying", FAILED: "failed"}
+# What an attempt made of its delivery, as herald_webhook_deliveries_total counts it: delivered,
+# failed (to be tried again) or gave_up (the schedule's last attempt failed).
+RESULTS = {DELIVERED: "delivered", PENDING: "failed", FAILED: "gave_up"}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import uvloop
 
-from .attempts import Attempts, Outcome
+from .attempts import Attempts, Outcome, Recorded
 from .jobs import Jobs
 from .lease import Lease
 from .sender import Job, Sender
@@ -43,7 +43,8 @@ class Dispatcher:
         self.sender = sender
         self.leader = False  # whether this process dispatches now
         self.heartbeat = 0.0  # time.monotonic() of the last round or try for the lease
-        self.results: Counter[str] = Counter()  # attempts here: delivered, retrying, failed
+        self.results: Counter[str] = Counter()  # attempts here: delivered, failed, gave_up
+        self.backlog: int | None = None  # pending deliveries, as the leader last counted them
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -125,6 +126,8 @@ class Dispatcher:
         held = {o.due.id for o in self._finished} | self._recording
         room = _IN_FLIGHT - sum(len(ids) for ids in flying.values())
         plan = await asyncio.to_thread(self.jobs.round, flying, held, room)
+        if plan.backlog is not None:
+            self._count_backlog(plan.backlog)
         for outcome in plan.broken:
             self._answer(outcome)
         for job in plan.jobs:
@@ -181,11 +184,24 @@ class Dispatcher:
             raise
         finally:
             self._recording -= ids
-        self.results.update(recorded.results)
+        self._count(recorded)
         for endpoint_id, why in recorded.disabled:
             log.warning("webhook endpoint %s disabled: %s", endpoint_id, why)
         if self._woken is not None:
             self._woken.set()
+
+    def _count(self, recorded: Recorded) -> None:
+        from app import metrics  # here, not at the top: the CLI's commands need no metrics
+
+        self.results.update(recorded.results)
+        for result, count in recorded.results.items():
+            metrics.WEBHOOK_DELIVERIES.labels(result).inc(count)
+
+    def _count_backlog(self, backlog: int) -> None:
+        from app import metrics
+
+        self.backlog = backlog
+        metrics.WEBHOOK_BACKLOG.set(backlog)
 
     async def _let_go(self, grace: float = 0.0) -> None:
         """Stop sending: what is still in flight after `grace` seconds is cut off, and stays

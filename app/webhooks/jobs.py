@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from app.catchup import CatchUp
@@ -21,6 +21,7 @@ from .payload import payload
 from .sender import Job
 
 log = logging.getLogger(__name__)
+_EVERY = 1.0  # seconds between counts of the backlog
 _CATCH_UP = 5_000  # events the outbox reads per round at most, so sending goes on meanwhile
 _BROKEN = "the payload could not be built (logged by Herald)"
 
@@ -31,6 +32,7 @@ class Round:
     broken: list[Outcome] = field(default_factory=list)  # what could not even be attempted
     next_due: float | None = None  # when a retry yet to come is due
     busy: bool = False  # more to catch up, replay or purge: come back at once
+    backlog: int | None = None  # pending deliveries, when counted this round
 
 
 class Jobs:
@@ -42,6 +44,7 @@ class Jobs:
         endpoints: Endpoints,
         deliveries: Deliveries,
         concurrency: int,
+        move_on: Callable[[], None],
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -49,6 +52,8 @@ class Jobs:
         self.endpoints = endpoints
         self.deliveries = deliveries
         self.concurrency = concurrency
+        self.move_on = move_on  # the outbox past what no endpoint wants (Webhooks.move_on)
+        self._counted = 0.0
 
     def round(
         self, in_flight: Mapping[str, Collection[int]], held: Collection[int], room: int
@@ -58,6 +63,12 @@ class Jobs:
         more may go."""
         done = Round()
         state = self.endpoints.state()
+        if time.monotonic() - self._counted >= _EVERY:
+            # Once a second at most: the count is as long as the backlog.
+            self._counted = time.monotonic()
+            done.backlog = self.deliveries.backlog()
+            if not state.enabled:
+                self.move_on()
         if state.enabled:
             until = self.outbox.position + _CATCH_UP
             done.busy = self.outbox.catch_up(until=until, announce_unchanged=False) >= until

@@ -69,7 +69,7 @@ class AdvisoryLease:
             return self.holds()
         try:
             if self._conn is None:
-                self._conn = connect(self.env)
+                self._conn = connect(self.env, application_name="herald-webhooks", probing=True)
             row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (DISPATCH_LOCK,)).fetchone()
         except psycopg.Error:
             self.release()

@@ -15,7 +15,6 @@ from uuid import UUID
 from strawberry.utils.str_converters import to_camel_case
 
 from app.api.scalars import format_datetime
-from app.api.types import message_of
 from app.domain import Message
 from app.errors import NotFound
 from app.store import Event, MessageStore
@@ -61,6 +60,9 @@ def payload(store: MessageStore, workspace: str, message_id: UUID, version: int)
     }
     if "status" in state:
         data["status"] = state["status"]
+    # Imported here: the API's modules import the runtime, which assembles this package.
+    from app.api.types import message_of
+
     data["message"] = _plain(message_of(msg))
     body = {"type": TYPES[name], "timestamp": occurred, "data": data}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

@@ -2,7 +2,8 @@
 event log) and the dispatcher. Herald makes one and wakes it; the API and the CLI use it.
 
 For readiness and metrics: `dispatcher.alive`, `dispatcher.leader`, `backlog()` and
-`dispatcher.results` (attempts made here: delivered, retrying, failed)."""
+`dispatcher.results` (attempts made here: delivered, failed, gave_up), also counted in app.metrics,
+with the backlog."""
 
 from __future__ import annotations
 
@@ -37,7 +38,13 @@ class Webhooks:
         consumer = Outbox(store, self.deliveries)
         self.outbox = CatchUp(store, consumer)
         jobs = Jobs(
-            store, self.outbox, consumer, self.endpoints, self.deliveries, self.settings.concurrency
+            store,
+            self.outbox,
+            consumer,
+            self.endpoints,
+            self.deliveries,
+            self.settings.concurrency,
+            self.move_on,
         )
         self.dispatcher = Dispatcher(
             jobs, self.attempts, lease_for(settings), lambda: Sender(self.settings)
@@ -79,6 +86,12 @@ class Webhooks:
         if not self.endpoints.enabled_within(c) and last > self.outbox.tracked(c):
             self.outbox.tracking._insert_tracking(c, Tracking(self.outbox.consumer.name, last))  # type: ignore[attr-defined]
         return last
+
+    def move_on(self) -> None:
+        """While no endpoint is enabled, the outbox past the events recorded meanwhile, so its
+        position (and lag, in `herald status` and the metrics) stays true."""
+        with self.store.db.transaction(commit=True) as c:
+            self.start_within(c)
 
     def replay(self, workspace: str, raw_id: str, after: int) -> tuple[Endpoint, int]:
         """Send the endpoint's events after `after` again, up to where the outbox queues them
