@@ -90,7 +90,11 @@ class AdvisoryLease:
             return False
 
     def release(self) -> None:
-        """Closing the connection lets the lock go."""
+        """Lets the lock go at once, then closes the connection (which alone would let it go
+        only once the server's process for it has ended)."""
+        if self._held and self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (DISPATCH_LOCK,))
         self._held = False
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
