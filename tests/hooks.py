@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from app.runtime import Herald
 from app.settings import Settings
 from app.webhooks.config import WebhookSettings
-from tests.conftest import Api, LiveServer
+from tests.conftest import Api
 
 T = TypeVar("T")
 
@@ -62,16 +60,6 @@ query($id: ID!, $status: WebhookDeliveryStatus, $first: Int, $after: String) {
 
 def hooked(settings: Settings, **changes: Any) -> Settings:
     return dataclasses.replace(settings, webhooks=dataclasses.replace(FAST, **changes))
-
-
-@contextmanager
-def serving(settings: Settings) -> Iterator[LiveServer]:
-    herald = Herald(settings)
-    try:
-        with LiveServer(herald) as live:
-            yield live
-    finally:
-        herald.close()
 
 
 def create(api: Api, url: str, **fields: Any) -> tuple[str, str]:

@@ -13,8 +13,8 @@ import pytest
 
 from app.settings import Settings
 from app.webhooks.addresses import GuardedBackend, refusal, url_problem
-from tests.conftest import draft
-from tests.hooks import attempted, create, hooked, serving, settled
+from tests.conftest import draft, served
+from tests.hooks import attempted, create, hooked, settled
 from tests.receiver import Received, Receiver
 
 CASES = {
@@ -76,7 +76,7 @@ def test_a_name_is_resolved_and_its_address_checked_where_the_connection_is_made
 def test_an_endpoint_named_by_a_loopback_name_is_refused_when_called(
     sqlite_settings: Settings,
 ) -> None:
-    with Receiver() as receiver, serving(hooked(sqlite_settings, allow_private=False)) as live:
+    with Receiver() as receiver, served(hooked(sqlite_settings, allow_private=False)) as live:
         api = live.client("acme")
         endpoint, _ = create(api, f"https://localhost:{receiver.port}/hook")
         draft(api)
@@ -92,7 +92,7 @@ def test_a_redirect_is_not_followed(sqlite_settings: Settings) -> None:
     async def answer(_: Received) -> int:
         return 302
 
-    with Receiver(answer) as receiver, serving(hooked(sqlite_settings)) as live:
+    with Receiver(answer) as receiver, served(hooked(sqlite_settings)) as live:
         api = live.client("acme")
         endpoint, _ = create(api, receiver.url)
         draft(api)

@@ -9,7 +9,7 @@ from typing import Any
 
 from app.settings import Settings
 from app.webhooks.endpoints import MAX_ENDPOINTS
-from tests.conftest import Api, LiveServer, draft
+from tests.conftest import Api, LiveServer, draft, served
 from tests.erasure import holding, key_needles, stored_bytes, text_needles
 from tests.hooks import (
     CREATE,
@@ -24,7 +24,6 @@ from tests.hooks import (
     create,
     eventually,
     hooked,
-    serving,
     settled,
 )
 from tests.receiver import Receiver
@@ -33,7 +32,7 @@ from tests.receiver import Receiver
 def test_bad_endpoint_input_fails_by_json_path_and_creates_nothing(
     sqlite_settings: Settings,
 ) -> None:
-    with serving(sqlite_settings) as live:
+    with served(sqlite_settings) as live:
         refused(live.client("acme"))
 
 
@@ -153,7 +152,7 @@ def test_another_workspace_s_endpoints_do_not_exist_for_the_caller(server: LiveS
 
 
 def test_secrets_and_content_are_not_stored_in_clear(settings: Settings) -> None:
-    with Receiver() as receiver, serving(hooked(settings)) as live:
+    with Receiver() as receiver, served(hooked(settings)) as live:
         api = live.client("acme")
         endpoint, first = create(api, receiver.url)
         second = api.ok(ROTATE, {"id": endpoint})["rotateWebhookSecret"]["secret"]
@@ -174,7 +173,7 @@ def test_secrets_and_content_are_not_stored_in_clear(settings: Settings) -> None
 def test_a_deliveries_page_takes_0_to_100_and_only_a_cursor_it_gave_out(
     sqlite_settings: Settings,
 ) -> None:
-    with serving(sqlite_settings) as live:
+    with served(sqlite_settings) as live:
         api = live.client("acme")
         endpoint, _ = create(api, "https://hooks.example.com/a")
         empty = api.ok(DELIVERIES, {"id": endpoint, "first": 0})["webhookDeliveries"]

@@ -18,7 +18,7 @@ import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from app.settings import Settings
-from tests.conftest import draft
+from tests.conftest import draft, served
 from tests.hooks import (
     ENABLE,
     ENDPOINTS,
@@ -30,7 +30,6 @@ from tests.hooks import (
     deliveries,
     eventually,
     hooked,
-    serving,
     settled,
 )
 from tests.receiver import Received, Receiver, hold
@@ -44,7 +43,7 @@ REDACT = "mutation($input: RedactMessageInput!) { redactMessage(input: $input) {
 def test_each_event_is_posted_signed_and_verifies_with_the_standard_webhooks_library(
     settings: Settings,
 ) -> None:
-    with Receiver() as receiver, serving(hooked(settings)) as live:
+    with Receiver() as receiver, served(hooked(settings)) as live:
         api = live.client("acme")
         endpoint, secret = create(api, receiver.url, description="ours")
         assert secret.startswith("whsec_")
@@ -102,7 +101,7 @@ def test_a_failed_attempt_is_retried_on_the_schedule_with_the_same_webhook_id(
             return 200
         return 204
 
-    with Receiver(answer) as receiver, serving(hooked(settings, timeout=0.3)) as live:
+    with Receiver(answer) as receiver, served(hooked(settings, timeout=0.3)) as live:
         before = scrape(live.base_url)
         api = live.client("acme")
         endpoint, secret = create(api, receiver.url)
@@ -145,7 +144,7 @@ def test_a_410_disables_the_endpoint_which_when_enabled_again_sends_what_waited(
     async def answer(_: Received) -> int:
         return 410 if gone.is_set() else 200
 
-    with Receiver(answer) as receiver, serving(hooked(settings)) as live:
+    with Receiver(answer) as receiver, served(hooked(settings)) as live:
         api = live.client("acme")
         endpoint, _ = create(api, receiver.url)
         draft(api, "first")
@@ -173,7 +172,7 @@ def test_a_410_disables_the_endpoint_which_when_enabled_again_sends_what_waited(
 def test_an_endpoint_that_keeps_failing_is_disabled_and_says_since_when(
     sqlite_settings: Settings,
 ) -> None:
-    with Receiver() as receiver, serving(hooked(sqlite_settings, disable_after=0.3)) as live:
+    with Receiver() as receiver, served(hooked(sqlite_settings, disable_after=0.3)) as live:
         api = live.client("acme")
         endpoint, _ = create(api, "http://127.0.0.1:1/nobody-listens")
         neighbour, _ = create(api, receiver.url)
@@ -203,7 +202,7 @@ def test_a_retry_after_a_redaction_carries_no_erased_field(settings: Settings) -
             return 500  # built before the redaction: refused, so it is tried again
         return 200
 
-    with Receiver(answer) as receiver, serving(hooked(settings, timeout=30)) as live:
+    with Receiver(answer) as receiver, served(hooked(settings, timeout=30)) as live:
         api = live.client("acme")
         create(api, receiver.url)
         phone = "+15550142"
@@ -250,7 +249,7 @@ def test_each_message_s_events_go_out_in_order_while_messages_go_in_parallel(
         await asyncio.sleep(0.001 * (n % 5))  # answers of uneven speed, so sends overlap
         return 500 if n % 4 == 1 else 200
 
-    with Receiver(answer) as receiver, serving(hooked(settings)) as live:
+    with Receiver(answer) as receiver, served(hooked(settings)) as live:
         api = live.client("acme")
         endpoint, _ = create(api, receiver.url)
 
@@ -294,7 +293,7 @@ def test_each_message_s_events_go_out_in_order_while_messages_go_in_parallel(
 def test_a_replay_sends_the_events_after_a_position_again_with_their_webhook_ids(
     settings: Settings,
 ) -> None:
-    with Receiver() as receiver, serving(hooked(settings)) as live:
+    with Receiver() as receiver, served(hooked(settings)) as live:
         api = live.client("acme")
         endpoint, _ = create(api, receiver.url)
         for text in ("one", "two", "three"):
@@ -314,7 +313,7 @@ def test_a_replay_sends_the_events_after_a_position_again_with_their_webhook_ids
 def test_after_a_rotation_the_new_and_the_previous_secret_both_sign(
     sqlite_settings: Settings,
 ) -> None:
-    with Receiver() as receiver, serving(hooked(sqlite_settings)) as live:
+    with Receiver() as receiver, served(hooked(sqlite_settings)) as live:
         api = live.client("acme")
         endpoint, old = create(api, receiver.url)
         rotated = api.ok(ROTATE, {"id": endpoint})["rotateWebhookSecret"]
@@ -341,7 +340,7 @@ def test_each_event_of_a_long_history_carries_the_message_as_it_was_then(
 ) -> None:
     # Snapshots every 2 events: the later payloads start from one.
     settings = dataclasses.replace(hooked(sqlite_settings), snapshot_interval=2)
-    with Receiver() as receiver, serving(settings) as live:
+    with Receiver() as receiver, served(settings) as live:
         api = live.client("acme")
         create(api, receiver.url)
         mid = draft(api, "v1")["id"]
