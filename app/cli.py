@@ -1,5 +1,5 @@
-"""herald serve | project | keys create|revoke | projections rebuild|verify | export-schema |
-documents add|list | history | status."""
+"""herald serve | project | dispatch | keys create|revoke | projections rebuild|verify |
+export-schema | documents add|list | history | status."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         help="leave the views to a separate `herald project` process",
     )
     commands.add_parser("project", help="run the projections as a process of its own")
+    commands.add_parser("dispatch", help="send webhooks, as a process of its own")
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
@@ -115,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         return run.verify_views()
     if args.command == "project":
         return run.project()
+    if args.command == "dispatch":
+        return run.dispatch()
     if args.command == "documents":
         from app.documents_cli import add_documents, list_documents
 
