@@ -106,6 +106,9 @@ def project() -> int:
 def dispatch() -> int:
     """Send webhooks until interrupted; servers can then run with HERALD_WEBHOOK_DISPATCH=0.
     One process at a time sends; the others stand by to take over."""
+    from app.serving import die_with_parent
+
+    die_with_parent()
     herald = Herald(project=False, dispatch=True)
     return _run_until_stopped(herald, lambda: "dispatching webhooks (or standing by)")
 

@@ -41,6 +41,7 @@ from app.http_media import GraphQLOverHTTP
 from app.observe import Observed
 from app.presence import Presence
 from app.runtime import Herald
+from app.serving import die_with_parent
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,7 @@ async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
 
 def app_from_env() -> Starlette:
     """For `uvicorn --factory` and `herald serve --workers N`: each worker builds its own."""
+    die_with_parent()
     settings = Settings.from_env()
     logs.configure(settings.log_format)
     return create_app(
