@@ -1,13 +1,11 @@
-"""herald serve | project | keys create|revoke | projections rebuild|verify | export-schema |
-documents add|list | history | status."""
+"""herald serve | project | dispatch | keys create|revoke | projections rebuild|verify |
+export-schema | documents add|list | history | status."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 SCHEMA_FILE = Path("schema.graphql")
@@ -19,13 +17,19 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the GraphQL API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="server processes on this port")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="server processes on this port (default: the number of cores)",
+    )
     serve.add_argument(
         "--no-projections",
         action="store_true",
         help="leave the views to a separate `herald project` process",
     )
     commands.add_parser("project", help="run the projections as a process of its own")
+    commands.add_parser("dispatch", help="send webhooks, as a process of its own")
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
@@ -83,26 +87,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return export_schema(args.path, check=args.check)
     if args.command == "serve":
-        import uvicorn
-        from uvicorn.config import LOGGING_CONFIG
+        from app.serving import serve as run_server
 
-        if args.no_projections:
-            os.environ["HERALD_SERVE_PROJECTIONS"] = "0"
-        shared = _metrics_across_workers(args.workers)
-        try:
-            uvicorn.run(
-                "app.server:app_from_env",
-                factory=True,
-                host=args.host,
-                port=args.port,
-                workers=args.workers,
-                # JSON logs: uvicorn's lines go through Herald's handler, not its own.
-                log_config=None if log_format == "json" else LOGGING_CONFIG,
-            )
-        finally:
-            if shared is not None:
-                shutil.rmtree(shared, ignore_errors=True)
-        return 0
+        return run_server(
+            args.host,
+            args.port,
+            max(1, args.workers),
+            projections=not args.no_projections,
+            log_format=log_format,
+        )
     from app import commands as run
 
     if args.command == "keys" and args.action == "create":
@@ -115,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         return run.verify_views()
     if args.command == "project":
         return run.project()
+    if args.command == "dispatch":
+        return run.dispatch()
     if args.command == "documents":
         from app.documents_cli import add_documents, list_documents
 
@@ -122,22 +117,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "status":
         return run.status(args.json)
     return run.history(args.message_id, diff=args.diff)
-
-
-def _metrics_across_workers(workers: int) -> str | None:
-    """Several workers keep their metrics in files of one folder (prometheus_client's
-    multi-process mode), so any worker's /metrics counts them all. The folder is
-    PROMETHEUS_MULTIPROC_DIR if set, else a new one, removed at exit; either way emptied of a
-    previous run's files first. Returns the folder to remove."""
-    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if workers <= 1 and not given:
-        return None
-    folder = given or tempfile.mkdtemp(prefix="herald-metrics-")
-    os.makedirs(folder, exist_ok=True)
-    for old in Path(folder).glob("*.db"):
-        old.unlink()
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
-    return None if given else folder
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
@@ -96,20 +97,32 @@ def revoke_keys(workspace: str, name: str | None, key: str | None) -> int:
 
 def project() -> int:
     """Keep the views caught up until interrupted; servers can then run --no-projections."""
+    herald = Herald()
+    return _run_until_stopped(
+        herald, lambda: f"projecting; the views are at position {herald.projection.position}"
+    )
+
+
+def dispatch() -> int:
+    """Send webhooks until interrupted; servers can then run with HERALD_WEBHOOK_DISPATCH=0.
+    One process at a time sends; the others stand by to take over."""
+    from app.serving import die_with_parent
+
+    die_with_parent()
+    herald = Herald(project=False, dispatch=True)
+    return _run_until_stopped(herald, lambda: "dispatching webhooks (or standing by)")
+
+
+def _run_until_stopped(herald: Herald, started: Callable[[], str]) -> int:
     import signal
     import threading
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    herald = Herald()
     try:
         herald.start()
-        print(
-            f"projecting; the views are at position {herald.projection.position}",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(started(), file=sys.stderr, flush=True)
         stop.wait()
     finally:
         herald.close()

@@ -88,9 +88,15 @@ def _builtin(herald: Herald, checks: Readiness) -> None:
         alive = herald.watcher.alive
         return Verdict(alive, {"listening": herald.watcher.listening} if alive else {})
 
+    def webhooks() -> Verdict:
+        dispatcher = herald.webhooks.dispatcher
+        return Verdict(dispatcher.alive, {"leading": dispatcher.leader})
+
     checks.add("database", database)
     checks.add("views", views)
     checks.add("watcher", watcher)
+    if herald.dispatch:  # a process that runs a dispatcher: it must be alive, leading or not
+        checks.add("webhooks", webhooks)
 
 
 async def healthz(_: Request) -> JSONResponse:

@@ -15,6 +15,7 @@ from app.settings import Settings
 from app.store import MessageStore
 from app.views import Views
 from app.watcher import Watcher, connect
+from app.webhooks.service import Webhooks
 from app.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
@@ -39,15 +40,22 @@ def schema_lock(settings: Settings) -> Iterator[None]:
 
 class Herald:
     """`project=False` leaves the views to another process (`herald project`); this one then
-    waits for them after each write, so read-your-writes holds all the same."""
+    waits for them after each write, so read-your-writes holds all the same. `dispatch` runs the
+    webhook dispatcher once started (HERALD_WEBHOOK_DISPATCH when not given)."""
 
     def __init__(
-        self, settings: Settings | None = None, *, project: bool = True, rebuilding: bool = False
+        self,
+        settings: Settings | None = None,
+        *,
+        project: bool = True,
+        rebuilding: bool = False,
+        dispatch: bool | None = None,
     ) -> None:
         # `rebuilding`: one process of a parallel rebuild (app/replay.py), which keeps the
         # views' secondary indexes dropped until the rebuild is over.
         self.settings = settings or Settings.from_env()
         self.project = project
+        self.dispatch = self.settings.webhooks.dispatch if dispatch is None else dispatch
         with schema_lock(self.settings):
             self.store = store = MessageStore(self.settings)
             self.workspaces = Workspaces(store.db)
@@ -58,8 +66,9 @@ class Herald:
             projection = Projection(self.views, store.sealing, store.keys, self.contacts)
             channel = PROJECTED_CHANNEL if self.settings.is_postgres else None
             self.projection = CatchUp(store, projection, notify=channel)
+            self.webhooks = Webhooks(store, self.settings)
         if project and not self.settings.is_postgres:
-            store.views_step = self.projection.step
+            store.views_step = self.webhooks.with_writes(self.projection.step)
         store.after_save = self.read_your_writes
         self.rate_limiter = RateLimiter(self.settings.rate_limit, self.settings.rate_burst)
         events_channel = getattr(store.recorder, "channel_name", None)
@@ -70,6 +79,7 @@ class Herald:
         """The one way a command waits for its events in the views before it answers: projected
         in its own transaction (SQLite), projected now by this process, or, when the views are
         another process's work, waited for."""
+        self.webhooks.wake()
         if projected:
             self.projection.announce(position)
         elif self.project:
@@ -87,9 +97,12 @@ class Herald:
         if self.project:
             self.projection.catch_up()
         self.watcher.start()
+        if self.dispatch:
+            self.webhooks.start()
         self._started = True
 
     def tick(self) -> None:
+        self.webhooks.wake()
         try:
             # Projected here or by another process (each SQLite server projects its own
             # writes): either way, wake this process's subscriptions.
@@ -106,5 +119,6 @@ class Herald:
     def close(self) -> None:
         if self._started:
             self.watcher.stop()
+            self.webhooks.stop()
         self.workspaces.cache.close()
         self.store.close()

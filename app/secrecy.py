@@ -14,7 +14,9 @@ import base64
 import json
 import logging
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 SEALED = "sealed"
 KEYS_TABLE = "herald_content_keys"
 _FLUSH_TRIES = 5
+_FLUSH_WAIT = 0.1  # seconds a try may hold writers back
 _NONCE = 12
 _REPORTED_LIMIT = 10_000
 
@@ -113,18 +116,25 @@ class KeyStore:
 
     def flush(self) -> None:
         """Push deleted keys out of SQLite's write-ahead log, whose old frames still hold them
-        (the main file overwrites them itself: secure_delete)."""
-        if self.db.dialect != "sqlite":
+        (the main file overwrites them itself: secure_delete). A truncating checkpoint holds
+        writers back while it waits for readers, so each try waits briefly, never the whole
+        busy timeout; a key left over goes with the next checkpoint, at the latest at start."""
+        path = self.db.sqlite_path
+        if path is None:
             return
         for _ in range(_FLUSH_TRIES):
-            with self.db.datastore.get_connection(commit=True) as conn:
-                cursor = conn.cursor()
-                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                busy = cursor.fetchone()[0]
+            connection = sqlite3.connect(path, timeout=_FLUSH_WAIT, isolation_level=None)
+            try:
+                busy = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.OperationalError:
+                busy = 1
+            finally:
+                connection.close()
             if not busy:
                 return
-        log.error(
-            "the write-ahead log could not be truncated; a destroyed key may linger in it "
+            time.sleep(_FLUSH_WAIT)  # let the writers it held back through
+        log.warning(
+            "the write-ahead log could not be truncated now; a destroyed key may linger in it "
             "until the next checkpoint"
         )
 

@@ -43,6 +43,7 @@ from app.http_media import GraphQLOverHTTP
 from app.observe import Observed
 from app.presence import Presence
 from app.runtime import Herald
+from app.serving import die_with_parent
 from app.settings import Settings
 from app.transport import TransportLimits
 
@@ -179,6 +180,7 @@ def _not_json(constant: str) -> object:
 
 def app_from_env() -> Starlette:
     """For `uvicorn --factory` and `herald serve --workers N`: each worker builds its own."""
+    die_with_parent()
     settings = Settings.from_env()
     logs.configure(settings.log_format)
     return create_app(

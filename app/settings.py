@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
+
+from app.webhooks.config import WebhookSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///data/herald.db"
 
@@ -47,6 +49,7 @@ class Settings:
     ready_max_lag: int = 1000
     metrics_token: str | None = None
     log_format: str = "text"
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -82,6 +85,7 @@ class Settings:
             ready_max_lag=int(env.get("HERALD_READY_MAX_LAG") or 1000),
             metrics_token=env.get("HERALD_METRICS_TOKEN") or None,
             log_format=env.get("HERALD_LOG_FORMAT") or "text",
+            webhooks=WebhookSettings.from_env(env),
         )
 
     def sqlite_path(self) -> Path:

@@ -98,7 +98,7 @@ class Workspaces:
         returns how many were revoked. Takes effect at the next request or subscription check."""
         clause, params = ("k.digest = ?", [_digest(key)]) if key else ("k.name = ?", [key_name])
         sql = self.db.sql
-        with self.db.transaction(commit=True) as c:
+        with self.db.write() as c:
             c.execute(
                 sql(
                     "SELECT k.digest FROM herald_api_keys k JOIN herald_workspaces w "

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
+from collections.abc import Callable
 from typing import cast
 
 import uvloop
@@ -43,25 +44,34 @@ class Responder(asyncio.Protocol):
             total = end + 4 + length
             if len(self.buffer) < total:
                 return
+            head, body = self.buffer[:end], self.buffer[end + 4 : total]
             self.buffer = self.buffer[total:]
             assert self.transport is not None
-            self.transport.write(_RESPONSE)
+            self.transport.write(self.answer(head, body))
+
+    def answer(self, head: bytes, body: bytes) -> bytes:
+        """The whole response to one request."""
+        return _RESPONSE
 
 
-async def serve(host: str, port: int) -> None:
+async def serve(host: str, port: int, protocol: Callable[[], asyncio.Protocol] = Responder) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(Responder, host, port)
+    server = await loop.create_server(protocol, host, port)
     async with server:
         await server.serve_forever()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="null_server")
+def main(
+    argv: list[str] | None = None,
+    protocol: Callable[[], asyncio.Protocol] = Responder,
+    prog: str = "null_server",
+) -> int:
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(serve(args.host, args.port))
+        uvloop.run(serve(args.host, args.port, protocol))
     return 0
 
 

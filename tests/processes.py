@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -54,24 +55,32 @@ def create_key(database_url: str, workspace: str, name: str | None = None) -> st
     return done.stdout.strip().splitlines()[-1]
 
 
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a process started in a session of its own, with every process of its group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
 class HeraldProcess:
     """One `herald` process; its output goes to a log file the test can show on failure."""
 
     def __init__(self, database_url: str, log: Path, *args: str) -> None:
         self.log_path = log
         self._log: IO[bytes] = log.open("wb")
+        # A session of its own: `herald serve` runs workers and a dispatcher, and a kill -9
+        # of the server is of them all, as when its machine goes.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", *args],
             env=herald_env(database_url),
             cwd=ROOT,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
+        kill_group(self.process)
         self._log.close()
 
     def stop(self) -> None:
@@ -80,8 +89,7 @@ class HeraldProcess:
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
+                kill_group(self.process)
         self._log.close()
 
     def output(self) -> str:

@@ -21,7 +21,7 @@ from app.runtime import Herald
 from app.settings import Settings
 from tests.conftest import MESSAGE_FIELDS, Api, LiveServer, draft
 from tests.figures import backend_of, record
-from tests.processes import create_key, free_port, herald_cli, herald_env
+from tests.processes import create_key, free_port, herald_cli, herald_env, kill_group
 
 # They compare every field of every view, read in large pages: see conftest.reads_everything.
 pytestmark = pytest.mark.reads_everything
@@ -219,6 +219,7 @@ class ServerProcess:
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its workers and dispatcher die with it
         )
         try:
             self._wait_until_healthy(deadline=time.monotonic() + 20)
@@ -244,8 +245,7 @@ class ServerProcess:
         assert code in (0, -signal.SIGTERM), f"the server did not shut down cleanly: {code}"
 
     def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=20)
+        kill_group(self.process)
 
 
 @pytest.fixture

@@ -17,9 +17,11 @@ from graphql import (
 )
 
 from app.content import MAX_CONTENT
+from app.webhooks.config import SCHEDULE
 
 from .paging import MAX_EVENTS, MAX_HISTORY, MAX_MESSAGES
 from .revisions import DEFAULT_REVISIONS
+from .webhooks import MAX_DELIVERIES
 
 CONTENT = ceil(MAX_CONTENT / 1024)  # a text or a body: at most MAX_CONTENT characters
 REASON = 2  # a reason: at most 2,000 characters
@@ -57,11 +59,22 @@ SLICED: dict[str, tuple[int, int]] = {
     "Query.events": (MAX_EVENTS, 100),
     "Message.history": (MAX_HISTORY, 100),
     "Message.revisions": (MAX_HISTORY, DEFAULT_REVISIONS),
+    "Query.webhookDeliveries": (MAX_DELIVERIES, 20),
 }
 SIZED = frozenset(
-    {"MessageConnection.edges", "MessageEventConnection.edges", "MessageRevisionConnection.edges"}
+    {
+        "MessageConnection.edges",
+        "MessageEventConnection.edges",
+        "MessageRevisionConnection.edges",
+        "WebhookDeliveryConnection.edges",
+    }
 )
-LIST_SIZES: dict[str, int] = {"Message.recipients": 100, "MessageDrafted.recipients": 100}
+LIST_SIZES: dict[str, int] = {
+    "Message.recipients": 100,
+    "MessageDrafted.recipients": 100,
+    "Query.webhookEndpoints": 20,  # at most 20 a workspace
+    "WebhookDelivery.attempts": len(SCHEDULE),  # one per step of the retry schedule
+}
 
 
 def input_points(value: object) -> int:

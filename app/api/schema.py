@@ -12,6 +12,7 @@ from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, Valida
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionResult, Info
+from strawberry.types.base import get_object_definition
 from strawberry.types.graphql import OperationType
 
 from app.errors import NotFound
@@ -29,10 +30,11 @@ from .live import at, message_events
 from .measure import Measured
 from .mutations import Mutation
 from .node import Node
-from .paging import MAX_EVENTS, MAX_MESSAGES, check_first, parse_cursor
+from .paging import MAX_EVENTS, MAX_MESSAGES, check_first, page_info, parse_cursor
 from .persisted import TrustedDocuments
 from .scalars import SCALARS
 from .types import MessageStatus, MessageType, PageInfo, message_of
+from .webhooks import WebhookMutations, WebhookQueries
 
 _CONVERSATION_FILTER = "Only messages of this conversation; leave it out for all of them."
 _ERRORS = (
@@ -193,12 +195,7 @@ class Query:
         edges = [MessageEdge(cursor=str(pos), node=message_of(m)) for pos, m in page.items]
         return MessageConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=page_info([e.cursor for e in edges], page.has_next, after is not None),
         )
 
     @strawberry.field(
@@ -308,6 +305,18 @@ class Subscription:
             yield event
 
 
+@strawberry.type(name="Query", description=get_object_definition(Query, strict=True).description)
+class Queries(Query, WebhookQueries):
+    """The messages' queries above, then the webhooks' (app/api/webhooks.py)."""
+
+
+@strawberry.type(
+    name="Mutation", description=get_object_definition(Mutation, strict=True).description
+)
+class Mutations(Mutation, WebhookMutations):
+    """The messages' commands (app/api/mutations.py), then the webhooks'."""
+
+
 class HeraldSchema(strawberry.Schema):
     async def execute(
         self,
@@ -353,8 +362,8 @@ def build_schema(
 
         traced = [traced_operations(tracer_provider)]
     return HeraldSchema(
-        query=Query,
-        mutation=Mutation,
+        query=Queries,
+        mutation=Mutations,
         subscription=Subscription,
         types=list(EVENT_TYPES),
         config=StrawberryConfig(scalar_map=SCALARS),
