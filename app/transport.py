@@ -70,6 +70,21 @@ class HeaderDeadline(HttpToolsProtocol):
             self.transport.close()
 
 
+class ServedHeaderDeadline(HeaderDeadline):
+    """The same, for `herald serve`'s workers, which uvicorn starts from an import string: the
+    deadline comes from the environment (HERALD_HEADER_TIMEOUT), read once a process."""
+
+    timeout = Settings.from_env().header_timeout
+
+
+def served_options() -> dict[str, Any]:
+    """`uvicorn_options` for `herald serve` (app.serving), whose workers are other processes."""
+    return {
+        "http": "app.transport:ServedHeaderDeadline",
+        "ws_max_size": Settings.from_env().max_request_bytes,
+    }
+
+
 class TransportLimits:
     """Request bodies over `max_bytes` get 413, bodies not received within `body_timeout`
     seconds of their start get 408, WebSocket messages over `max_bytes` close the connection

@@ -9,6 +9,7 @@ import json
 import socket
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from websockets.typing import Subprotocol
 from app.settings import Settings
 from bench.fairness import chain
 from tests.conftest import Api, LiveServer, served
+from tests.processes import ServerProcess
 from tests.ws import init, receive, run_over
 
 STATUSES = "query($s: [MessageStatus!]) { messages(status: $s) { edges { cursor } } }"
@@ -222,3 +224,21 @@ def codes_of(ws: Any, operation_id: str, payload: dict[str, Any]) -> list[str]:
     answer = receive(ws)
     errors = answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
     return [e["extensions"]["code"] for e in errors]
+
+
+def test_herald_serve_cuts_off_headers_that_never_end_in_each_of_its_workers(
+    sqlite_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HERALD_HEADER_TIMEOUT", "0.5")
+    server = ServerProcess(sqlite_settings.database_url, tmp_path / "serve.log", "--workers", "2")
+    try:
+        server.wait_ready()
+        for _ in range(4):  # connections land on either worker
+            with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+                sock.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 408"), (answer, server.output())
+    finally:
+        server.stop()
