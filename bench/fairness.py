@@ -254,12 +254,16 @@ def main() -> None:
 
 
 def serving(code: Path | None, url: str, log: Path) -> servers.Server:
+    """One process (`--workers 1`): its memory and its profile are the server's own, and the
+    contention measured is within one interpreter, as a worker of several would see it."""
     port = servers.free_port()
     if code is None:
-        return servers.herald_server(port, url, log)
+        server = servers.herald_server(port, url, log)
+        server.argv += ["--workers", "1"]
+        return server
     # Its own directory first on the path, and its own interpreter: not this checkout's code.
     python = code / ".venv" / "bin" / "python"
-    serve = f"{python} -m app.cli serve --host 127.0.0.1 --port {port}"
+    serve = f"{python} -m app.cli serve --host 127.0.0.1 --port {port} --workers 1"
     argv = ["bash", "-c", f"cd {code} && PYTHONPATH={code} exec {serve}"]
     return servers.Server("herald (other code)", argv, port, log, {"HERALD_DATABASE_URL": url})
 
