@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from typing import Any
@@ -14,8 +12,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.validators import extend
 
-MAX_DEPTH = 32
-MAX_NODES = 10_000
+from app.content import BodyError, add_detail, check_bounds, check_format, json_path
 
 _SCHEMA: dict[str, Any] = json.loads(
     resources.files("app").joinpath("bird_body.schema.json").read_text(encoding="utf-8")
@@ -23,15 +20,6 @@ _SCHEMA: dict[str, Any] = json.loads(
 _DEFS: dict[str, Any] = _SCHEMA["$defs"]
 # Body types whose content has an optional free-text `text` field.
 _CAPTIONED = frozenset({"text", "html", "image", "gif", "file", "carousel", "list"})
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class BodyError(Exception):
-    """An invalid message body; `details` maps JSON paths to human-readable messages."""
-
-    def __init__(self, details: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{p}: {', '.join(m)}" for p, m in details.items()))
-        self.details = details
 
 
 def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -45,33 +33,6 @@ def _tags(branch: Mapping[str, Any]) -> list[str]:
 
 
 BODY_TYPES: tuple[str, ...] = tuple(sorted(t for b in _resolve(_SCHEMA)["oneOf"] for t in _tags(b)))
-
-
-def _join(path: str, parts: Iterable[str | int]) -> str:
-    for part in parts:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if _IDENTIFIER.fullmatch(part) else f"[{json.dumps(part)}]"
-    return path
-
-
-def _check_size(body: object, path: str) -> None:
-    # Iterative on purpose: a hostile body must not be able to exhaust the Python stack either.
-    stack: list[tuple[object, int]] = [(body, 1)]
-    nodes = 0
-    while stack:
-        node, depth = stack.pop()
-        nodes += 1
-        if nodes > MAX_NODES:
-            raise BodyError({path: [f"must not contain more than {MAX_NODES} values"]})
-        if isinstance(node, float) and not math.isfinite(node):
-            raise BodyError({path: ["numbers must be finite (NaN and Infinity are not JSON)"]})
-        if isinstance(node, dict | list):
-            if depth > MAX_DEPTH:
-                raise BodyError({path: [f"must not be nested more than {MAX_DEPTH} levels deep"]})
-            children = node.values() if isinstance(node, dict) else node
-            stack.extend((child, depth + 1) for child in children)
 
 
 _STOCK_ONE_OF = Draft202012Validator.VALIDATORS["oneOf"]
@@ -101,43 +62,39 @@ def _tagged_one_of(
         yield ValidationError(f"must be one of: {allowed}", path=["type"])
 
 
-_VALIDATOR = extend(Draft202012Validator, {"oneOf": _tagged_one_of})(_SCHEMA)
+_VALIDATOR = extend(Draft202012Validator, {"oneOf": _tagged_one_of, "format": check_format})(
+    _SCHEMA
+)
 
 
 def _collect(errors: Iterable[ValidationError], path: str, out: dict[str, list[str]]) -> None:
     for error in errors:
-        where = _join(path, error.absolute_path)
+        where = json_path(path, error.absolute_path)
         if error.validator in ("oneOf", "anyOf") and error.context:
             _collect([best_match(error.context)], path, out)
         elif error.validator == "required" and isinstance(error.instance, dict):
             for name in error.validator_value:
                 if name not in error.instance:
-                    _add(out, _join(where, [name]), "is required")
+                    add_detail(out, json_path(where, [name]), "is required")
         elif error.validator == "type":
             kinds = error.validator_value
             kinds = [kinds] if isinstance(kinds, str) else kinds
-            _add(out, where, "must be " + " or ".join(map(_a, kinds)))
+            add_detail(out, where, "must be " + " or ".join(map(_a, kinds)))
         elif error.validator == "enum":
-            _add(
+            add_detail(
                 out, where, f"must be one of: {', '.join(sorted(map(str, error.validator_value)))}"
             )
         else:
-            _add(out, where, error.message)
+            add_detail(out, where, error.message)
 
 
 def _a(kind: str) -> str:
     return kind if kind == "null" else f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
-def _add(out: dict[str, list[str]], path: str, message: str) -> None:
-    messages = out.setdefault(path, [])
-    if message not in messages:
-        messages.append(message)
-
-
 def validate_body(body: object, path: str = "input.body") -> dict[str, Any]:
     """Return `body` if it is a valid message body, else raise BodyError with per-path details."""
-    _check_size(body, path)
+    check_bounds(body, path)
     if not isinstance(body, dict):
         raise BodyError({path: ["must be an object"]})
     details: dict[str, list[str]] = {}

@@ -8,18 +8,19 @@ import gc
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -28,26 +29,28 @@ from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from app import explorer, health, inspector, logs, metrics, scrape, telemetry
+from app import answers, explorer, health, inspector, logs, scrape, telemetry
 from app.api import sse
-from app.api.context import Context, blocking
+from app.api.context import AFTER_ANSWER, Context, blocking, guards_of
 from app.api.errors import classify
 from app.api.guards import LegacyWSHandler, TransportWSHandler
+from app.api.limits import OperationLimits
 from app.api.persisted import remember, resolve
 from app.api.quota import Releasing, hold_connection
 from app.api.schema import build_schema
-from app.errors import HeraldError
+from app.errors import HeraldError, LimitExceeded
 from app.http_media import GraphQLOverHTTP
 from app.observe import Observed
 from app.presence import Presence
 from app.runtime import Herald
 from app.serving import die_with_parent
 from app.settings import Settings
+from app.transport import TransportLimits
 
 log = logging.getLogger(__name__)
 _LEAVE_SECONDS = 2.0
 _BLOCKING_THREADS = 32  # at least the concurrent requests we expect, so they can share commits
-MAX_BODY = 1024 * 1024
+_SWITCH_INTERVAL = 0.0005
 SSE_METHODS = ["GET", "POST", "PUT", "DELETE"]  # graphql-sse's single connection mode uses all
 
 
@@ -57,8 +60,13 @@ class HeraldGraphQL(GraphQL[Context, None]):
 
     def __init__(self, herald: Herald, tracer_provider: Any = None) -> None:
         settings = herald.settings
+        limits = OperationLimits(settings.max_depth, settings.max_aliases, settings.max_tokens)
         super().__init__(
-            build_schema(introspection=settings.introspection, tracer_provider=tracer_provider),
+            build_schema(
+                introspection=settings.introspection,
+                tracer_provider=tracer_provider,
+                limits=limits,
+            ),
             graphql_ide="graphiql",
             keep_alive=True,
             keep_alive_interval=settings.keep_alive_seconds,
@@ -67,13 +75,36 @@ class HeraldGraphQL(GraphQL[Context, None]):
         )
         self.herald = herald
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        releases: list[Callable[[], None]] = []
+        scope[AFTER_ANSWER] = releases
+        try:
+            try:
+                response = await self.run(Request(scope=scope, receive=receive))
+            except HTTPException as e:
+                # The reason may quote the request (an operation name), lone surrogates and all.
+                reason = e.reason.encode("utf-8", "backslashreplace")
+                response = PlainTextResponse(reason, status_code=e.status_code)
+            await response(scope, receive, send)
+        finally:
+            for release in releases:  # the workspace's share, held until the answer is sent
+                release()
+
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """A connection without a valid key, or over its key's connections, is closed at once
-        (4403), before any subscription."""
+        (4403), before any subscription; opening one costs a point of the key's rate, and a
+        refused one a point of its address's."""
         try:
+            context.guards.addresses.check(context.address)
             principal = await blocking(context.principal)
+            self.herald.rate_limiter.take(principal.key_digest)
             hold_connection(self.herald, context.request.scope, principal)
         except HeraldError as error:
+            if not isinstance(error, LimitExceeded):
+                context.refused()
             raise ConnectionRejectionError({"message": str(error), **error.extensions()}) from None
         unset: UnsetType = UNSET
         return unset
@@ -111,12 +142,19 @@ class HeraldGraphQL(GraphQL[Context, None]):
         return Context(herald=self.herald, request=request, response=response)
 
     def decode_json(self, data: str | bytes) -> object:
-        return json.loads(data, parse_constant=_not_json)
+        try:
+            return json.loads(data, parse_constant=_not_json)
+        except RecursionError:
+            # Nested deeper than the parser's stack: as unreadable as any other bad JSON.
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
+
+    def encode_json(self, data: object) -> str | bytes:
+        return data.written if isinstance(data, answers.Written) else answers.encode(data)
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
             parsed = super().parse_json(data)
-        except (UnicodeDecodeError, RecursionError):
+        except (UnicodeDecodeError, json.JSONDecodeError):
             raise HTTPException(400, "Unable to parse request body as JSON") from None
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "the request body must be a JSON object")
@@ -128,62 +166,16 @@ class HeraldGraphQL(GraphQL[Context, None]):
         # Parse errors escape the schema's extensions, so classify once more on the way out.
         if result.errors:
             result.errors = [classify(error) for error in result.errors]
-        return await super().process_result(request, result)
+        answer = await super().process_result(request, result)
+        cost = (result.extensions or {}).get("cost") or {}
+        if cost.get("actualQueryCost", 0) < answers.LARGE:
+            return answer
+        written = await blocking(answers.encode_in_turns, answer)
+        return cast(GraphQLHTTPResponse, answers.Written(dict(answer), written))
 
 
 def _not_json(constant: str) -> object:
     raise json.JSONDecodeError(f"{constant} is not JSON", constant, 0)
-
-
-class BodyLimit:
-    """Refuses request bodies over the limit with 413, whether or not they declare a length."""
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _too_large(scope, receive, send)
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await _too_large(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    metrics.refused("body")
-    response = JSONResponse(
-        {
-            "errors": [
-                {
-                    "message": f"request body is larger than {MAX_BODY} bytes",
-                    "extensions": {"code": "LIMIT_EXCEEDED"},
-                }
-            ]
-        },
-        status_code=413,
-    )
-    await response(scope, receive, send)
 
 
 def app_from_env() -> Starlette:
@@ -216,6 +208,10 @@ def create_app(
         # many concurrent drafts can join one group commit, and so the writes per fsync.
         threads = ThreadPoolExecutor(_BLOCKING_THREADS, thread_name_prefix="herald")
         asyncio.get_running_loop().set_default_executor(threads)
+        # A thread reading a page of content holds the GIL for up to the switch interval each
+        # time the event loop wants it back; 5 ms by default, paid several times by every small
+        # request of another workspace. A shorter interval is its fair turn.
+        sys.setswitchinterval(_SWITCH_INTERVAL)
         herald.start()
         # What start-up made lives as long as the process: a full collection need not walk it
         # again each time (its pauses grew long under many open subscriptions).
@@ -248,8 +244,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.herald = herald
-    app.add_middleware(GraphQLOverHTTP)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(
+        GraphQLOverHTTP, addresses=guards_of(herald).addresses, keys=herald.rate_limiter
+    )
+    app.add_middleware(TransportLimits, settings=herald.settings)
     app.add_middleware(Observed)
     if tracer_provider is not None:
         telemetry.instrument(app, tracer_provider)

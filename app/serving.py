@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from app.settings import Settings
+from app.transport import served_options
 
 log = logging.getLogger(__name__)
 _RESTART_PAUSE = 1.0
@@ -48,6 +49,8 @@ def serve(host: str, port: int, workers: int, *, projections: bool, log_format: 
             workers=workers,
             # JSON logs: uvicorn's lines go through Herald's handler, not its own.
             log_config=None if log_format == "json" else LOGGING_CONFIG,
+            # A deadline for request headers, and the WebSocket message limit (app.transport).
+            **served_options(),
         )
     return 0
 

@@ -21,8 +21,20 @@ class Settings:
     max_subscriptions_per_connection: int = 50
     keep_alive_seconds: float = 15.0
     introspection: bool = True
-    rate_limit: float = 1000.0
-    rate_burst: int = 2000
+    # Cost points (app.api.cost) a second per API key, and the most it may spend at once.
+    rate_limit: float = 10_000.0
+    rate_burst: int = 20_000
+    # The limits below are listed, with their meaning, in the README.
+    max_cost: int = 10_000
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4_000
+    address_rate_limit: float = 100.0
+    address_rate_burst: int = 10_000
+    workspace_share: int = 10_000
+    max_request_bytes: int = 1024 * 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
     # Browser pages on other origins may not open subscriptions unless listed ("*" for any).
     allowed_origins: tuple[str, ...] = ()
     # What one API key may hold open at once in this process (live.py, quota.py).
@@ -50,8 +62,18 @@ class Settings:
             max_subscriptions_per_connection=int(env.get("HERALD_MAX_SUBSCRIPTIONS") or 50),
             keep_alive_seconds=float(env.get("HERALD_KEEPALIVE_SECONDS") or 15),
             introspection=(env.get("HERALD_INTROSPECTION") or "1") not in ("0", "false"),
-            rate_limit=float(env.get("HERALD_RATE_LIMIT") or 1000),
-            rate_burst=int(env.get("HERALD_RATE_BURST") or 2000),
+            rate_limit=float(env.get("HERALD_RATE_LIMIT") or 10_000),
+            rate_burst=int(env.get("HERALD_RATE_BURST") or 20_000),
+            max_cost=int(env.get("HERALD_MAX_COST") or 10_000),
+            max_depth=int(env.get("HERALD_MAX_DEPTH") or 12),
+            max_aliases=int(env.get("HERALD_MAX_ALIASES") or 30),
+            max_tokens=int(env.get("HERALD_MAX_TOKENS") or 4_000),
+            address_rate_limit=float(env.get("HERALD_ADDRESS_RATE_LIMIT") or 100),
+            address_rate_burst=int(env.get("HERALD_ADDRESS_RATE_BURST") or 10_000),
+            workspace_share=int(env.get("HERALD_WORKSPACE_SHARE") or 10_000),
+            max_request_bytes=int(env.get("HERALD_MAX_REQUEST_BYTES") or 1024 * 1024),
+            header_timeout=float(env.get("HERALD_HEADER_TIMEOUT") or 10),
+            body_timeout=float(env.get("HERALD_BODY_TIMEOUT") or 30),
             allowed_origins=tuple(
                 o.strip() for o in (env.get("HERALD_ALLOWED_ORIGINS") or "").split(",") if o.strip()
             ),

@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,13 @@ import uvicorn
 from app.runtime import Herald
 from app.server import create_app
 from app.settings import Settings
+from app.transport import uvicorn_options
 from app.workspaces import Principal
 from tests.figures import FIGURES, backend_of
 from tests.postgres import Cluster, find_bin_dir, fresh_database
 
 BACKENDS = ("sqlite", "postgres")
+_EVERYTHING = 10**9
 
 
 # The reliability figures (tests/figures.py): a test's counts stand once it has passed.
@@ -86,13 +89,30 @@ def sqlite_settings(tmp_path: Path) -> Settings:
     return Settings(database_url=f"sqlite:///{tmp_path}/herald.db")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "reads_everything: the test compares every field of every view, read in large pages, "
+        "far over an operation's cost budget and a key's rate, which are not what it tests "
+        "(tests/test_cost.py and tests/test_rate_limit.py are): both are lifted for it",
+    )
+
+
 @pytest.fixture(params=BACKENDS)
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+def settings(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
     """The same tests run on each backend; only this configuration changes."""
     if request.param == "sqlite":
-        return Settings(database_url=f"sqlite:///{tmp_path}/herald.db")
-    server: str = request.getfixturevalue("postgres_server")
-    return Settings(database_url=fresh_database(server))
+        chosen = Settings(database_url=f"sqlite:///{tmp_path}/herald.db")
+    else:
+        server: str = request.getfixturevalue("postgres_server")
+        chosen = Settings(database_url=fresh_database(server))
+    if request.node.get_closest_marker("reads_everything") is None:
+        return chosen
+    monkeypatch.setenv("HERALD_MAX_COST", str(_EVERYTHING))  # for `herald serve` processes
+    monkeypatch.setenv("HERALD_RATE_LIMIT", "0")
+    return replace(chosen, max_cost=_EVERYTHING, rate_limit=0)
 
 
 @pytest.fixture
@@ -174,7 +194,9 @@ class LiveServer:
         self.port = self.sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
         app = create_app(herald=herald, **app_options)
-        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="on", **uvicorn_options(herald.settings)
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
 

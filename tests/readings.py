@@ -27,7 +27,7 @@ MESSAGE_PAGE = f"""
 query($id: ID!, $after: String) {{
   message(id: $id) {{
     {MESSAGE_FIELDS}
-    history(first: 100, after: $after) {{
+    history(first: 50, after: $after) {{
       edges {{ node {{ {EVENT_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }}
     }}
   }}
@@ -35,12 +35,13 @@ query($id: ID!, $after: String) {{
 """
 EVENTS_PAGE = f"""
 query($conversation: ID, $after: String) {{
-  events(conversationId: $conversation, first: 500, after: $after) {{
+  events(conversationId: $conversation, first: 70, after: $after) {{
     edges {{ cursor node {{ {EVENT_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }}
   }}
 }}
 """
 VERSIONS_A_REQUEST = 10  # messageAt aliases in one request, well under the alias limit
+# The pages above are as large as an operation's cost budget allows with every content field.
 
 
 class Client:

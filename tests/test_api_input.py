@@ -463,8 +463,8 @@ def test_a_query_nested_deeper_than_twelve_levels_is_refused(backend: str, api: 
     assert "LIMIT_EXCEEDED" in codes, errors
     assert all(codes), errors
     record("limits", backend, depth_refused=codes.count("LIMIT_EXCEEDED"))
-    shallow = "{ messages { edges { node { history { edges { node { ... on MessageDrafted"
-    shallow += " { recipients { identifierKey } } } } } } } } }"
+    shallow = "{ messages(first: 1) { edges { node { history(first: 1) { edges { node {"
+    shallow += " ... on MessageDrafted { recipients { identifierKey } } } } } } } } }"
     assert "errors" not in api.post(shallow)
 
 
@@ -617,7 +617,7 @@ def test_a_query_over_get_works(api: Api) -> None:
         )
     )
     assert response.status_code == 200, response.text
-    assert response.json() == {"data": {"message": {"id": mid, "text": "Read me over GET"}}}
+    assert response.json()["data"] == {"message": {"id": mid, "text": "Read me over GET"}}
 
 
 def test_a_mutation_over_get_records_nothing(api: Api) -> None:

@@ -5,16 +5,8 @@ from typing import Any
 
 import pytest
 
-from app.bodies import (
-    BODY_TYPES,
-    MAX_DEPTH,
-    MAX_NODES,
-    BodyError,
-    plain_text,
-    replace_text,
-    text_body,
-    validate_body,
-)
+from app.bodies import BODY_TYPES, plain_text, replace_text, text_body, validate_body
+from app.content import MAX_DEPTH, MAX_NODES, BodyError
 
 LINK: dict[str, Any] = {
     "type": "link",
@@ -289,7 +281,7 @@ def test_a_body_with_too_many_values_is_rejected_with_a_clear_message() -> None:
 
 
 def test_a_large_body_under_the_value_limit_is_accepted() -> None:
-    actions = [LINK] * 1_000
+    actions = [LINK] * 500
     body = {"type": "text", "text": {"text": "hi", "actions": actions}}
 
     assert validate_body(body) is body
@@ -412,3 +404,12 @@ def test_replace_text_of_a_section_without_text_appends_a_text_item() -> None:
         "type": "section",
         "section": {"items": [gif, text_body("Look!")]},
     }
+
+
+def test_values_at_the_edges_of_the_schemas_formats_are_accepted() -> None:
+    otp = {"disclaimer": True, "expirationTime": 2**32 - 1}
+    assert validate_body({"type": "authentication", "authentication": {"otp": otp}})
+    for when in ("2024-12-03T12:00:00Z", "2024-12-03t12:00:00.5+02:00"):
+        whatsapp = {"previewUrl": True, "callPermissionExpiration": when}
+        body = {"type": "text", "text": {"text": "hi", "metadata": {"whatsapp": whatsapp}}}
+        assert validate_body(body) is body

@@ -23,6 +23,10 @@ from tests.conftest import MESSAGE_FIELDS, Api, LiveServer, draft
 from tests.figures import backend_of, record
 from tests.processes import create_key, free_port, herald_cli, herald_env, kill_group
 
+# They compare every field of every view, read in large pages: see conftest.reads_everything.
+pytestmark = pytest.mark.reads_everything
+
+
 ROOT = Path(__file__).parents[1]
 
 DRAFT_RAW = "mutation($input: DraftMessageInput!) { draftMessage(input: $input) { id version } }"

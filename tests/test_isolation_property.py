@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -35,6 +36,10 @@ from websockets.typing import Subprotocol
 
 from tests.conftest import Api, LiveServer, draft
 from tests.figures import backend_of, record
+
+# They compare every field of every view, read in large pages: see conftest.reads_everything.
+pytestmark = pytest.mark.reads_everything
+
 
 WORKSPACES = ("acme", "globex", "initech")
 CONVERSATIONS = ("shared-1", "shared-2")  # the same conversation ids in every workspace

@@ -21,6 +21,9 @@ from tests.figures import backend_of, record
 from tests.processes import herald_cli
 from tests.ws import init, receive
 
+# It reads every field of every view in large pages: see conftest.reads_everything.
+pytestmark = pytest.mark.reads_everything
+
 DRAFT = f"""
 mutation($input: DraftMessageInput!) {{ draftMessage(input: $input) {{ {MESSAGE_FIELDS} }} }}
 """

@@ -290,7 +290,7 @@ EVENT_NODE = """
 """
 ALL_EVENTS = f"""
 query($after: String) {{
-  events(first: 500, after: $after) {{
+  events(first: 100, after: $after) {{
     edges {{ cursor node {{ {EVENT_NODE} }} }} pageInfo {{ hasNextPage endCursor }}
   }}
 }}

@@ -1,4 +1,5 @@
-"""Per-key rate limiting: LIMIT_EXCEEDED, and HTTP 429 over HTTP; other keys are unaffected."""
+"""Per-key rate limiting in cost points: LIMIT_EXCEEDED, and HTTP 429 with Retry-After over
+HTTP; other keys are unaffected."""
 
 from __future__ import annotations
 
@@ -11,23 +12,21 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from app.runtime import Herald
 from app.settings import Settings
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, served
 from tests.figures import record
 from tests.ws import init, run_over
 
 QUERY = {"query": "{ messages(first: 1) { edges { cursor } } }"}
+COST = 2  # the messages object and its answer's own: the first answer reports it
 WAIT = 15.0
 
 
 @pytest.fixture
 def limited(sqlite_settings: Settings) -> Iterator[LiveServer]:
-    # One request a second, five at once: twelve back to back must run into it.
-    herald = Herald(replace(sqlite_settings, rate_limit=1.0, rate_burst=5))
-    with LiveServer(herald) as live:
+    # One point a second, ten at once: twelve queries of two points back to back run into it.
+    with served(replace(sqlite_settings, rate_limit=1.0, rate_burst=10)) as live:
         yield live
-    herald.close()
 
 
 def test_a_key_over_its_rate_gets_429_and_limit_exceeded_while_another_key_goes_on(
@@ -38,13 +37,21 @@ def test_a_key_over_its_rate_gets_429_and_limit_exceeded_while_another_key_goes_
     try:
         answers = [busy.http.post(busy.url, json=QUERY, headers=busy.headers()) for _ in range(12)]
         statuses = [a.status_code for a in answers]
-        assert statuses[:5] == [200] * 5, "the burst is allowed"
+        assert answers[0].json()["extensions"]["cost"]["actualQueryCost"] == COST
+        assert statuses[:5] == [200] * 5, "the burst is allowed: ten points, two a query"
         refused = [a for a in answers if a.status_code == 429]
         assert len(refused) >= 5
         for answer in refused:
             [error] = answer.json()["errors"]
             assert error["extensions"]["code"] == "LIMIT_EXCEEDED"
+            assert error["extensions"]["retryAfter"] > 0
+            assert int(answer.headers["retry-after"]) >= 1
             assert "retry in" in error["message"]
+        # Until its Retry-After has passed, the key is turned away before its request is read:
+        # even a document that does not parse gets LIMIT_EXCEEDED, not VALIDATION_FAILED.
+        broken = busy.http.post(busy.url, json={"query": "{"}, headers=busy.headers())
+        assert broken.status_code == 429
+        assert broken.json()["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
         ok = calm.http.post(calm.url, json=QUERY, headers=calm.headers())
         assert ok.status_code == 200
         assert "errors" not in ok.json()
@@ -57,10 +64,8 @@ def test_a_key_over_its_rate_gets_429_and_limit_exceeded_while_another_key_goes_
 @pytest.fixture
 def scarce(sqlite_settings: Settings) -> Iterator[LiveServer]:
     # Three at once, then one every hundred seconds: no refill within the test.
-    herald = Herald(replace(sqlite_settings, rate_limit=0.01, rate_burst=3))
-    with LiveServer(herald) as live:
+    with served(replace(sqlite_settings, rate_limit=0.01, rate_burst=3)) as live:
         yield live
-    herald.close()
 
 
 def open_connection(server: LiveServer, key: str | None, protocol: str) -> dict[str, object]:
@@ -97,19 +102,27 @@ def test_websocket_connections_over_a_keys_rate_are_refused_while_another_key_co
     record("limits", "sqlite", rate_limited_websockets=2)
 
 
-def test_operations_over_one_websocket_count_against_the_keys_rate(scarce: LiveServer) -> None:
-    """A connection carries many operations; each takes from the key's budget, so an open
-    connection is no way around the limit."""
-    key = scarce.client("acme", "chatty").key
+@pytest.fixture
+def five_points(sqlite_settings: Settings) -> Iterator[LiveServer]:
+    with served(replace(sqlite_settings, rate_limit=0.01, rate_burst=5)) as live:
+        yield live
+
+
+def test_operations_over_one_websocket_count_against_the_keys_rate(
+    five_points: LiveServer,
+) -> None:
+    """A connection carries many operations; each takes its cost from the key's budget, so an
+    open connection is no way around the limit."""
+    key = five_points.client("acme", "chatty").key
     with connect(
-        f"ws://127.0.0.1:{scarce.port}/graphql",
+        f"ws://127.0.0.1:{five_points.port}/graphql",
         subprotocols=[Subprotocol("graphql-transport-ws")],
     ) as ws:
-        init(ws, key)  # one of three
+        init(ws, key)  # one point of five
         answers = [run_over(ws, str(i), QUERY["query"]) for i in range(4)]
     served = [a for a in answers if "errors" not in a]
     refused = [a for a in answers if "errors" in a]
-    assert len(served) == 2, answers  # the burst of three, less the connection's own
+    assert len(served) == 2, answers  # two points each, from the four the connection left
     assert len(refused) == 2, answers
     for answer in refused:
         assert answer["data"] is None

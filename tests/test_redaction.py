@@ -40,7 +40,7 @@ MESSAGE = f"""
 query($id: ID!) {{
   message(id: $id) {{
     {MESSAGE_FIELDS}
-    history(first: 100) {{ edges {{ cursor node {{ {EVENT_FIELDS} }} }} }}
+    history(first: 50) {{ edges {{ cursor node {{ {EVENT_FIELDS} }} }} }}
   }}
 }}
 """
@@ -49,7 +49,7 @@ MESSAGE_AT = (
 )
 EVENTS = f"""
 query($after: String) {{
-  events(first: 500, after: $after) {{
+  events(first: 50, after: $after) {{
     edges {{ cursor node {{ {EVENT_FIELDS} }} }}
     pageInfo {{ hasNextPage endCursor }}
   }}

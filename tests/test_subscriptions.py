@@ -34,7 +34,7 @@ subscription($c: ID, $m: ID) {{
 """
 EVENTS = f"""
 query($c: ID, $after: String) {{
-  events(conversationId: $c, after: $after, first: 500) {{
+  events(conversationId: $c, after: $after, first: 100) {{
     edges {{ node {{ {EVENT_FIELDS} }} }}
     pageInfo {{ endCursor hasNextPage }}
   }}

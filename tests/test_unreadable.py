@@ -91,9 +91,9 @@ def test_over_the_api_and_the_cli_an_unreadable_message_answers_null_not_an_erro
         poison(herald, mid)
         answer = api.ok(
             "query($id: ID!) { message(id: $id) { text body version "
-            "history { edges { node { type ... on MessageDrafted { text } } } } } "
+            "history(first: 10) { edges { node { type ... on MessageDrafted { text } } } } } "
             "messageAt(id: $id, version: 1) { text } "
-            "events { edges { node { messageId ... on MessageDrafted { text } } } } }",
+            "events(first: 10) { edges { node { messageId ... on MessageDrafted { text } } } } }",
             {"id": mid},
         )
         assert answer["message"]["text"] is None

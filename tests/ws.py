@@ -24,9 +24,12 @@ def init(ws: Any, key: str | None) -> None:
     assert receive(ws)["type"] == "connection_ack"
 
 
-def run_over(ws: Any, operation_id: str, query: str) -> dict[str, Any]:
+def run_over(
+    ws: Any, operation_id: str, query: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One query or mutation over an open graphql-transport-ws connection: its result."""
-    ws.send(json.dumps({"id": operation_id, "type": "subscribe", "payload": {"query": query}}))
+    operation = {"query": query, "variables": variables or {}}
+    ws.send(json.dumps({"id": operation_id, "type": "subscribe", "payload": operation}))
     answer = receive(ws)
     assert answer["id"] == operation_id, answer
     assert answer["type"] == "next", answer

@@ -7,9 +7,10 @@ from strawberry.types import Info
 
 from app.bodies import plain_text
 from app.domain import Message
-from app.errors import NotFound, ValidationFailed
+from app.errors import NotFound
 from app.lifecycle import SENT_STATES, Status
 
+from .checks import action_text
 from .context import blocking, context_of
 from .inputs import MessageAction, MessageActionMetadataInput
 from .scalars import DateTime
@@ -52,9 +53,7 @@ async def handle_action(
     ctx = context_of(info)
     p = ctx.principal()
     store = ctx.herald.store
-    text = metadata.edited_message
-    if metadata.action is MessageAction.EDIT and (text is None or not text.strip()):
-        raise ValidationFailed.at("metadata.editedMessage", "is required to EDIT a message")
+    text = action_text(metadata)
     current = await blocking(store.load, p, message_id)
     if current.conversation_id != conversation_id:
         raise NotFound  # the message is not in the conversation the path names

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.bodies import BodyError, text_body, validate_body
+from app.bodies import text_body, validate_body
+from app.content import MAX_CONTENT, UNSTORABLE, BodyError, storable
 from app.errors import ValidationFailed
 from app.lifecycle import REPORTABLE_STATES, Status
 from app.lifecycle import Channel as ChannelValue
@@ -13,6 +14,8 @@ from app.lifecycle import Channel as ChannelValue
 from .inputs import (
     DraftMessageInput,
     EditMessageInput,
+    MessageAction,
+    MessageActionMetadataInput,
     RecipientInput,
     RecordDeliveryStatusInput,
     SenderInput,
@@ -21,21 +24,8 @@ from .inputs import (
 from .types import RecipientType
 
 _SHORT = 256
-_TEXT = 65_536
 _RECIPIENTS = 100
 _REASON = 2_000
-_UNSTORABLE = "must not contain NUL or unpaired surrogate characters"
-
-
-def storable(value: str) -> bool:
-    """Text every backend can keep: PostgreSQL refuses NUL, and no UTF-8 has a lone surrogate."""
-    if "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def check_filter(path: str, value: str | None) -> None:
@@ -60,13 +50,13 @@ class Checks:
         elif len(value) > _SHORT:
             self.add(path, f"must be at most {_SHORT} characters")
         elif not storable(value):
-            self.add(path, _UNSTORABLE)
+            self.add(path, UNSTORABLE)
 
     def reason(self, path: str, value: str | None) -> None:
         if value is not None and len(value) > _REASON:
             self.add(path, f"must be at most {_REASON} characters")
         elif value is not None and not storable(value):
-            self.add(path, _UNSTORABLE)
+            self.add(path, UNSTORABLE)
 
     def version(self, path: str, value: int | None) -> None:
         if value is not None and value < 1:
@@ -79,12 +69,7 @@ class Checks:
             self.add(path, "give exactly one of text and body, not both")
             return None
         if text is not None:
-            if not text.strip():
-                self.add(f"{path}.text", "must not be empty")
-            elif len(text) > _TEXT:
-                self.add(f"{path}.text", f"must be at most {_TEXT} characters")
-            elif not storable(text):
-                self.add(f"{path}.text", _UNSTORABLE)
+            self.text(f"{path}.text", text)
             return text_body(text)
         if body is not None:
             try:
@@ -97,6 +82,15 @@ class Checks:
         if required:
             self.add(path, "give exactly one of text and body")
         return None
+
+    def text(self, path: str, text: str) -> None:
+        """A message's plain text, on every path that sets one."""
+        if not text.strip():
+            self.add(path, "must not be empty")
+        elif len(text) > MAX_CONTENT:
+            self.add(path, f"must be at most {MAX_CONTENT} characters")
+        elif not storable(text):
+            self.add(path, UNSTORABLE)
 
     def recipients(self, path: str, given: list[RecipientInput] | None) -> list[dict[str, str]]:
         given = given or []
@@ -218,3 +212,17 @@ def reported_status(i: RecordDeliveryStatusInput) -> Status:
     c.short("input.actor", i.actor)
     c.done()
     return status
+
+
+def action_text(metadata: MessageActionMetadataInput) -> str | None:
+    """The Handle Message Action API's editedMessage: required to EDIT, and held to the same
+    bounds as editMessage's text."""
+    c = Checks()
+    text = metadata.edited_message
+    if metadata.action is MessageAction.EDIT:
+        if text is None or not text.strip():
+            c.add("metadata.editedMessage", "is required to EDIT a message")
+        else:
+            c.text("metadata.editedMessage", text)
+    c.done()
+    return text

@@ -1,4 +1,5 @@
-"""The per-request context: who is calling, and the Herald they are calling."""
+"""The per-request context: who is calling, the Herald they are calling, and what their
+operations may spend."""
 
 from __future__ import annotations
 
@@ -10,10 +11,63 @@ from typing import Any, TypeVar
 from starlette.requests import HTTPConnection
 from strawberry.types import Info
 
+from app.errors import Forbidden, HeraldError, Unauthenticated
+from app.ratelimit import RateLimiter
 from app.runtime import Herald
+from app.settings import Settings
+from app.shares import Shares
 from app.workspaces import Principal, parse_authorization
 
+from .per_herald import per_herald
+
 T = TypeVar("T")
+# In an HTTP request's scope: what to do once its answer is sent (see Context.share).
+AFTER_ANSWER = "herald.after_answer"
+
+
+@dataclass
+class Guards:
+    """One process's limits beyond the keys' own rate (`Herald.rate_limiter`): a rate for what
+    no key pays for (requests without a valid key, and refused ones), per client address; and
+    each workspace's fair share of the operations running at once."""
+
+    addresses: RateLimiter
+    shares: Shares
+
+    @classmethod
+    def of(cls, settings: Settings) -> Guards:
+        return cls(
+            RateLimiter(
+                settings.address_rate_limit, settings.address_rate_burst, "this client address"
+            ),
+            Shares(settings.workspace_share),
+        )
+
+
+def _guards(herald: Herald) -> Guards:
+    return Guards.of(herald.settings)
+
+
+guards_of = per_herald(_guards)
+
+
+@dataclass(frozen=True)
+class Bill:
+    """Who pays for an operation: a rate limiter's bucket, and whose share it runs in."""
+
+    limiter: RateLimiter
+    key: str
+    owner: str
+
+    def settle(self, taken: int, used: int) -> float:
+        """Give back what the operation did not use, or take what it used beyond its price
+        (the bucket may then owe points, and its next operation waits for them); the points
+        the payer has left."""
+        if used < taken:
+            self.limiter.give_back(self.key, taken - used)
+        else:
+            self.limiter.spend(self.key, used - taken)
+        return self.limiter.available(self.key)
 
 
 @dataclass
@@ -23,34 +77,81 @@ class Context:
     response: Any = None
     connection_params: dict[str, Any] | None = None
     _principal: Principal | None = field(default=None, repr=False)
+    _refusal: HeraldError | None = field(default=None, repr=False)
+    # A connection's operations are charged one at a time, in the order they came, so that
+    # each reaches its resolvers in that order although the charge waits for a thread.
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    @property
+    def guards(self) -> Guards:
+        return guards_of(self.herald)
+
+    @property
+    def address(self) -> str:
+        client = self.request.client
+        return client.host if client is not None else "unknown"
 
     def renew(self) -> None:
-        """Authenticate and count the next operation anew when it comes over a WebSocket: a
+        """Authenticate and charge the next operation anew when it comes over a WebSocket: a
         connection lives long, and a key revoked or over its rate must stop at once."""
         if self.request.scope["type"] == "websocket":
-            self._principal = None
+            self._principal = self._refusal = None
 
     def principal(self) -> Principal:
         """The caller, authenticated on first use so that introspection needs no key."""
         if self._principal is None:
+            if self._refusal is not None:
+                raise self._refusal
             params = self.connection_params if isinstance(self.connection_params, dict) else {}
             header = params.get("Authorization") or params.get("authorization")
             if not isinstance(header, str):
                 header = self.request.headers.get("authorization")
             workspace = params.get("x-workspace-id") or self.request.headers.get("x-workspace-id")
-            principal = self.herald.workspaces.authenticate(
+            self._principal = self.herald.workspaces.authenticate(
                 parse_authorization(header), workspace if isinstance(workspace, str) else None
             )
-            self.herald.rate_limiter.take(principal.key_digest)
-            self._principal = principal
         return self._principal
 
+    def charge(self, points: int) -> Bill:
+        """Take an operation's price before it runs: from its key's rate, or, for a caller
+        without a valid key, from its address's (checked before the key is looked up, so
+        guessing keys is limited too). A caller without a valid key may still introspect; its
+        refusal waits for the first field that needs the key."""
+        addresses = self.guards.addresses
+        if self._principal is None and self._refusal is None:
+            addresses.check(self.address)
+            try:
+                self.principal()
+            except (Unauthenticated, Forbidden) as refusal:
+                self._refusal = refusal
+        if self._principal is not None:
+            bill = Bill(
+                self.herald.rate_limiter, self._principal.key_digest, self._principal.workspace
+            )
+        else:
+            bill = Bill(addresses, self.address, f"address:{self.address}")
+        bill.limiter.take(bill.key, points)
+        return bill
+
+    def refused(self, points: int = 1) -> None:
+        """A request refused before it was charged (a bad document, a bad key) costs its
+        address: a point, or what reading its document cost."""
+        self.guards.addresses.spend(self.address, points)
+
+    async def share(self, bill: Bill, points: int) -> Callable[[], None]:
+        """The payer's workspace's fair share of this process, held until the returned function
+        is called: over HTTP once the answer is sent (HeraldGraphQL), since writing a large one
+        is part of the work; otherwise when the operation ends."""
+        release = await self.guards.shares.take(bill.owner, points)
+        answered = self.request.scope.get(AFTER_ANSWER)
+        if isinstance(answered, list):
+            answered.append(release)
+        return release
+
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """A bounded read of the views. SQLite answers it from its page cache and, in WAL mode,
-        never makes a reader wait for a writer, so a thread hop would cost more than the read;
-        PostgreSQL's network round trip goes to a thread."""
-        if self.herald.store.db.dialect == "sqlite":
-            return fn(*args)
+        """A read of the views, off the event loop on every backend: even a one-row SQLite
+        read may wait for a pooled connection, or for the GIL while another workspace's page is
+        decoded, and the loop must not wait with it."""
         return await blocking(fn, *args)
 
 

@@ -6,14 +6,21 @@ from __future__ import annotations
 import logging
 
 from graphql.error import GraphQLError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from app.errors import HeraldError
 
 log = logging.getLogger("herald.errors")
 
-_LIMIT_MARKERS = ("exceeds maximum operation depth", "aliases found", "more than", "tokens")
+_LIMIT_MARKERS = (
+    "exceeds maximum operation depth",
+    "aliases found",
+    "more than",
+    "tokens",
+    "Validation aborted",  # graphql-core gave up on a document too deep or too faulty to check
+)
 
 
 def classify(error: GraphQLError) -> GraphQLError:
@@ -31,6 +38,15 @@ def classify(error: GraphQLError) -> GraphQLError:
             nodes=error.nodes,
             path=error.path,
             extensions={"code": "VALIDATION_FAILED"},
+        )
+    if isinstance(original, CannotGetOperationTypeError | MissingQueryError):
+        # Over HTTP strawberry answers these itself; over a stream they come as errors.
+        where = "query" if isinstance(original, MissingQueryError) else "operationName"
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "VALIDATION_FAILED", "details": {where: [error.message]}},
         )
     if original is None and (error.extensions or {}).get("code"):
         return error  # classified already

@@ -4,9 +4,9 @@ around a WebSocket's operations, each of which must show a live key within its r
 
 from __future__ import annotations
 
-import contextlib
+from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension
@@ -16,6 +16,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from .context import Context
+
+_FAILURES = 1_000  # documents that failed to parse, remembered
 
 
 def _well_formed(message: Any, *, needs_id: bool) -> bool:
@@ -43,15 +45,27 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
 
 class SafeParserCache(ParserCache):
     """A syntax error falls through to strawberry's own parse, which reports it as an error;
-    raised from the cache it would escape subscriptions unanswered."""
+    raised from the cache it would escape subscriptions unanswered. A document that failed is
+    remembered, so that sent again it is parsed once, not twice (a document past the token
+    limit costs a lexing of the whole limit each time)."""
+
+    # Hashes, not documents (each may be a MiB): a collision only costs a document its cache,
+    # since strawberry's own parse still reads it.
+    _failed: ClassVar[OrderedDict[int, None]] = OrderedDict()
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        # On a syntax error strawberry parses it again itself and answers with the error.
-        with contextlib.suppress(GraphQLError):
-            context.graphql_document = self.cached_parse_document(
-                context.query, **context.parse_options
-            )
+        query = hash(context.query)
+        if query not in self._failed:
+            try:
+                context.graphql_document = self.cached_parse_document(
+                    context.query, **context.parse_options
+                )
+            except GraphQLError:
+                # strawberry parses it again itself and answers with the error.
+                self._failed[query] = None
+                if len(self._failed) > _FAILURES:
+                    self._failed.popitem(last=False)
         yield
 
 

@@ -117,9 +117,9 @@ class Measured(SchemaExtension):
             metrics.ERRORS.labels(operation, code).inc()
         for error, code in zip(errors, codes, strict=True):
             if code == "LIMIT_EXCEEDED":
-                # Limits on an operation's size are checked before it runs (no path); the
-                # key's rate is taken as it runs, at its first field.
-                metrics.refused("rate" if getattr(error, "path", None) else "cost")
+                # A rate's refusal says when to retry; a limit on the operation's size does not.
+                retry = (getattr(error, "extensions", None) or {}).get("retryAfter")
+                metrics.refused("rate" if retry is not None else "cost")
         if kind == "mutation":
             self._commands(context, getattr(result, "data", None) or {}, errors, codes)
 

@@ -2,32 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
 from functools import cache
 from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxTokensLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, ValidationCache
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import Info
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from strawberry.types import ExecutionResult, Info
 from strawberry.types.base import get_object_definition
+from strawberry.types.graphql import OperationType
 
 from app.errors import NotFound
 from app.lifecycle import Status
 
 from . import relay
+from .admission import Admission
 from .checks import check_filter
 from .context import blocking, context_of
 from .errors import HeraldErrors
 from .events import EVENT_TYPES, MessageEvent, MessageEventConnection, event_connection, event_of
 from .guards import EachOperationAuthenticated, SafeParserCache
-from .limits import LIMIT_RULES, MAX_TOKENS
+from .limits import OperationLimits, OperationRules
 from .live import at, message_events
 from .measure import Measured
 from .mutations import Mutation
@@ -43,7 +41,8 @@ _ERRORS = (
     "Errors carry extensions.code: UNAUTHENTICATED (no or unknown API key), FORBIDDEN (the "
     "request names another workspace), VALIDATION_FAILED (bad input; extensions.details maps a "
     "JSON path to messages) and LIMIT_EXCEEDED (the operation is too deep, too large or has too "
-    "many aliases)."
+    "many aliases, or its cost is over the budget; extensions.cost of every answer tells the "
+    "cost)."
 )
 
 
@@ -184,7 +183,7 @@ class Query:
         check_first(size, MAX_MESSAGES, "first")
         check_filter("conversationId", conversation_id)
         before = parse_cursor(after, "after") if after is not None else None
-        statuses = None if status is None else [Status(s).value for s in status]
+        statuses = None if status is None else sorted({Status(s).value for s in status})
         page = await ctx.read(
             ctx.herald.views.messages,
             ctx.principal().workspace,
@@ -319,12 +318,40 @@ class Mutations(Mutation, WebhookMutations):
 
 
 class HeraldSchema(strawberry.Schema):
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """`execute` answers once, so it never runs a subscription, which streams: strawberry
+        lets one through from an HTTP POST, where it would fail as an unexpected error."""
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed - {OperationType.SUBSCRIPTION},
+            operation_extensions,
+        )
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Typed errors are the client's business; HeraldErrors already logged the unexpected."""
 
 
+_LIMITS = OperationLimits()
+
+
 @cache
-def build_schema(*, introspection: bool = True, tracer_provider: Any = None) -> strawberry.Schema:
+def build_schema(
+    *, introspection: bool = True, tracer_provider: Any = None, limits: OperationLimits = _LIMITS
+) -> strawberry.Schema:
     """Built once (per setting): the parser and validation caches live as long as the schema.
     Without introspection, clients must already know the schema (HERALD_INTROSPECTION=0).
     With a tracer provider (app.telemetry), each operation is a span."""
@@ -343,13 +370,14 @@ def build_schema(*, introspection: bool = True, tracer_provider: Any = None) -> 
         extensions=[
             Measured,
             *traced,
-            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             lambda: SafeParserCache(maxsize=1_000),
+            lambda: OperationRules(limits),
             lambda: ValidationCache(maxsize=1_000),
             TrustedDocuments,
-            lambda: AddValidationRules(LIMIT_RULES),
             *closed,
             EachOperationAuthenticated,
+            Admission,
             HeraldErrors,
         ],
     )

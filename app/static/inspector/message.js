@@ -16,7 +16,7 @@ const INSPECT = `query Inspect($id: ID!) {
     id conversationId channel version status redacted redactedAt failureReason requiresApproval
     rejectedBy createdAt
     history(first: 100) { edges { node { ${EVENT} } } ${PAGE_INFO} }
-    revisions(first: 100) { edges { node { ${REVISION} } } ${PAGE_INFO} }
+    revisions(first: 20) { edges { node { ${REVISION} } } ${PAGE_INFO} }
     approval { approvedBy approvedAt version edits asDrafted change { wordsAdded wordsRemoved } }
   }
 }`;
@@ -24,7 +24,7 @@ const MORE = {
   history: `query More($id: ID!, $after: String) {
     message(id: $id) { history(first: 100, after: $after) { edges { node { ${EVENT} } } ${PAGE_INFO} } } }`,
   revisions: `query More($id: ID!, $after: String) {
-    message(id: $id) { revisions(first: 100, after: $after) { edges { node { ${REVISION} } } ${PAGE_INFO} } } }`,
+    message(id: $id) { revisions(first: 20, after: $after) { edges { node { ${REVISION} } } ${PAGE_INFO} } } }`,
 };
 const AT = `query At($id: ID!, $version: Int!) {
   messageAt(id: $id, version: $version) { version status text redacted }
