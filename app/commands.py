@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -122,7 +123,8 @@ def _run_until_stopped(herald: Herald, started: Callable[[], str]) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         herald.start()
-        print(started(), file=sys.stderr, flush=True)
+        # Through the log, so that HERALD_LOG_FORMAT=json keeps every line JSON.
+        logging.getLogger("herald").info(started())
         stop.wait()
     finally:
         herald.close()
