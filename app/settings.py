@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from math import ceil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -54,6 +55,30 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
+        return cls.shared_by(
+            max(1, int(env.get("HERALD_WORKERS") or 1)),
+            cls._read(env),
+        )
+
+    @staticmethod
+    def shared_by(workers: int, settings: Settings) -> Settings:
+        """What one of `workers` processes of `herald serve` enforces on its own: the rates and
+        the caps a key or an address has in all, divided among them, so that together they
+        allow what the settings say. A burst never falls below one operation's budget."""
+        if workers <= 1:
+            return settings
+        return replace(
+            settings,
+            rate_limit=settings.rate_limit / workers,
+            rate_burst=max(ceil(settings.rate_burst / workers), settings.max_cost),
+            address_rate_limit=settings.address_rate_limit / workers,
+            address_rate_burst=ceil(settings.address_rate_burst / workers),
+            max_connections_per_key=ceil(settings.max_connections_per_key / workers),
+            max_subscriptions_per_key=ceil(settings.max_subscriptions_per_key / workers),
+        )
+
+    @classmethod
+    def _read(cls, env: dict[str, str] | os._Environ[str]) -> Settings:
         return cls(
             database_url=env.get("HERALD_DATABASE_URL") or DEFAULT_DATABASE_URL,
             snapshot_interval=int(env.get("HERALD_SNAPSHOT_INTERVAL") or 10),

@@ -173,3 +173,20 @@ def test_concurrent_drafts_through_every_worker_all_land_once(
         assert once(server, key, READ, {"id": mid})["data"]["message"]["text"] == f"together {i}"
     verified = herald_cli(settings.database_url, "projections", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_each_worker_spends_its_share_of_a_keys_rate(served: tuple[ServerProcess, str]) -> None:
+    """The defaults, 10 000 points a second and bursts of 20 000 a key, divided between the two
+    workers, as every answer's cost report shows, whichever worker gives it."""
+    server, key = served
+    for _ in range(10):
+        throttle = once(server, key, READ, {"id": "x"})["extensions"]["cost"]["throttleStatus"]
+        assert (throttle["maximumAvailable"], throttle["restoreRate"]) == (10_000, 5_000.0)
+
+
+def test_a_worker_never_allows_a_burst_below_one_operations_budget() -> None:
+    alone = Settings(rate_limit=100.0, rate_burst=12_000, max_cost=10_000)
+    assert Settings.shared_by(1, alone) == alone
+    shared = Settings.shared_by(4, alone)
+    assert (shared.rate_limit, shared.rate_burst, shared.max_cost) == (25.0, 10_000, 10_000)
+    assert shared.max_connections_per_key == 5
