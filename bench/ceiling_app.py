@@ -57,11 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ceiling_app")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
     # The same logging and uvicorn.run call as `herald serve` (app/cli.py).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
-        "bench.ceiling_app:create_app", factory=True, host=args.host, port=args.port, workers=1
+        "bench.ceiling_app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
     )
     return 0
 

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import loadgen, servers
+from bench.http_bench import MUTATION, QUERY
 from bench.loadgen import Request
-from bench.run import MUTATION, QUERY, WORKSPACE, Store, open_store
+from bench.run import WORKSPACE, Store, open_store
 from bench.workload import ACTOR, grow, long_history
 
 _BOILERPLATE = ("runpy", "uvicorn/server.py", "uvicorn/main.py", "asyncio/runners.py", "app/cli.py")

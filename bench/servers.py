@@ -99,12 +99,11 @@ class Server:
         self.stop()
         raise RuntimeError(f"{self.name} did not answer within {timeout}s; see {self.log}")
 
-    def peak_rss_kib(self) -> int:
-        """VmHWM: the most resident memory the process has had, in KiB."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        raise RuntimeError("no VmHWM in /proc status")
+    def peak_rss_kib(self, *, tree: bool = False) -> int:
+        """VmHWM: the most resident memory the process has had, in KiB; with `tree`, the sum
+        over it and every process below it (workers, a dispatcher), each at its own peak."""
+        pids = _tree(self.pid) if tree else [self.pid]
+        return sum(_peak_kib(pid) for pid in pids)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -128,14 +127,32 @@ class Server:
         self.stop()
 
 
-def herald_server(port: int, database_url: str, log: Path) -> Server:
+def herald_server(port: int, database_url: str, log: Path, workers: int = 1) -> Server:
     argv = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--workers", str(workers)]
     return Server("herald", argv, port, log, {"HERALD_DATABASE_URL": database_url})
 
 
-def ceiling_server(port: int, log: Path) -> Server:
+def ceiling_server(port: int, log: Path, workers: int = 1) -> Server:
     argv = [sys.executable, "-m", "bench.ceiling_app", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--workers", str(workers)]
     return Server("ceiling", argv, port, log)
+
+
+def _tree(pid: int) -> list[int]:
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        for child in children:
+            found += _tree(int(child))
+    return found
+
+
+def _peak_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc status")
 
 
 def null_server(port: int, log: Path) -> Server:
