@@ -71,19 +71,27 @@ class Workspaces:
             )
         return key
 
-    def authenticate(self, key: str | None, workspace_header: str | None = None) -> Principal:
+    def authenticate(
+        self, key: str | None, workspace_header: str | None = None, *, remembered: bool = False
+    ) -> Principal:
+        """`remembered`: answer only from memory (the key cache), never wait for the database:
+        NotRemembered says to ask again where waiting is allowed."""
         if not key:
             raise Unauthenticated("an API key is required: send Authorization: Bearer <key>")
         digest = _digest(key)
-        row = self.cache.row(
-            digest,
-            lambda: self.db.read_one(
+
+        def read() -> tuple[object, ...] | None:
+            if remembered:
+                raise NotRemembered
+            row: tuple[object, ...] | None = self.db.read_one(
                 "SELECT k.workspace_id, k.name, w.name FROM herald_api_keys k "
                 "JOIN herald_workspaces w ON w.id = k.workspace_id "
                 "WHERE k.digest = ? AND k.revoked = 0",
                 (digest,),
-            ),
-        )
+            )
+            return row
+
+        row = self.cache.row(digest, read)
         if row is None:
             raise Unauthenticated("unknown or revoked API key")
         workspace_id, key_name, workspace_name = str(row[0]), str(row[1]), str(row[2])
@@ -119,6 +127,10 @@ class Workspaces:
             )
             row = c.fetchone()
         return row is not None and not row[0]
+
+
+class NotRemembered(Exception):
+    """The key is not in memory: looking it up would wait for the database."""
 
 
 def parse_authorization(header: str | None) -> str | None:

@@ -13,6 +13,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from app.errors import HeraldError, LimitExceeded
+from app.workspaces import NotRemembered
 
 from .context import AFTER_ANSWER, Bill, Context, blocking
 from .cost import Price, Unpriceable, pricer
@@ -56,9 +57,12 @@ class Admission(SchemaExtension):
         self.priced = True
         try:
             price = self._price(context.herald.settings.max_cost)
-            # In a thread: looking the key up may wait for the database, which the loop must not.
             async with context.turn:
-                bill = await blocking(context.charge, price.requested)
+                try:
+                    bill = context.charge(price.requested, remembered=True)
+                except NotRemembered:
+                    # In a thread: looking the key up waits for the database; the loop must not.
+                    bill = await blocking(context.charge, price.requested)
         except HeraldError as refusal:
             if self.execution_context.operation_type is OperationType.SUBSCRIPTION:
                 raise  # a subscription is not run from a result: strawberry answers the error

@@ -97,8 +97,9 @@ class Context:
         if self.request.scope["type"] == "websocket":
             self._principal = self._refusal = None
 
-    def principal(self) -> Principal:
-        """The caller, authenticated on first use so that introspection needs no key."""
+    def principal(self, *, remembered: bool = False) -> Principal:
+        """The caller, authenticated on first use so that introspection needs no key;
+        `remembered`: only if its key is in memory (Workspaces.authenticate)."""
         if self._principal is None:
             if self._refusal is not None:
                 raise self._refusal
@@ -108,11 +109,13 @@ class Context:
                 header = self.request.headers.get("authorization")
             workspace = params.get("x-workspace-id") or self.request.headers.get("x-workspace-id")
             self._principal = self.herald.workspaces.authenticate(
-                parse_authorization(header), workspace if isinstance(workspace, str) else None
+                parse_authorization(header),
+                workspace if isinstance(workspace, str) else None,
+                remembered=remembered,
             )
         return self._principal
 
-    def charge(self, points: int) -> Bill:
+    def charge(self, points: int, *, remembered: bool = False) -> Bill:
         """Take an operation's price before it runs: from its key's rate, or, for a caller
         without a valid key, from its address's (checked before the key is looked up, so
         guessing keys is limited too). A caller without a valid key may still introspect; its
@@ -121,7 +124,7 @@ class Context:
         if self._principal is None and self._refusal is None:
             addresses.check(self.address)
             try:
-                self.principal()
+                self.principal(remembered=remembered)
             except (Unauthenticated, Forbidden) as refusal:
                 self._refusal = refusal
         if self._principal is not None:
