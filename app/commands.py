@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
-from app.bodies import plain_text
+from app.body_text import plain_text
 from app.revisions import diff_lines
 from app.runtime import Herald
 from app.settings import Settings

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.bodies import plain_text
+from app.body_text import plain_text
 from app.diffs import Change, Segment, change_of, diff
 from app.domain import Body, Message
 from app.store import Event

@@ -12,7 +12,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import EventStore, Mapper, RecordConflictError
 
 from app.batching import GroupCommit
-from app.bodies import replace_text
+from app.body_text import replace_text
 from app.database import Cursor, Database
 from app.domain import Body, Json, Message, message_id
 from app.errors import Conflict, NotFound

@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from app.api.context import Context
 from app.api.schema import build_schema
-from app.bodies import text_body
+from app.body_text import text_body
 from app.runtime import Herald
 from app.workspaces import Principal
 

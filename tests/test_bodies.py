@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from app.bodies import BODY_TYPES, plain_text, replace_text, text_body, validate_body
+from app.bodies import BODY_TYPES, validate_body
+from app.body_text import plain_text, replace_text, text_body
 from app.content import MAX_DEPTH, MAX_NODES, BodyError
 
 LINK: dict[str, Any] = {

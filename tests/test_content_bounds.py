@@ -13,7 +13,7 @@ import pytest
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from app.bodies import text_body
+from app.body_text import text_body
 from app.content import MAX_CONTENT, UNSTORABLE
 from app.store import MessageStore
 from app.workspaces import Principal

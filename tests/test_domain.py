@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from eventsourcing.domain import CanMutateAggregate
 
-from app.bodies import text_body
+from app.body_text import text_body
 from app.domain import Message, message_id
 from app.errors import Conflict
 from app.lifecycle import Channel, Status

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from app.bodies import plain_text
+from app.body_text import plain_text
 from app.contacts import digest
 from app.lifecycle import Status
 from app.runtime import Herald

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from eventsourcing.domain import Aggregate
 
-from app.bodies import text_body
+from app.body_text import text_body
 from app.domain import Message
 from app.lifecycle import Status
 from app.personal import ADDRESS, RECIPIENTS, WHOLE

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 from eventsourcing.persistence import RecordConflictError
 
-from app.bodies import plain_text, text_body
+from app.body_text import plain_text, text_body
 from app.domain import Message
 from app.errors import Conflict, NotFound
 from app.lifecycle import Status

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from app.bodies import text_body
+from app.body_text import text_body
 from app.lifecycle import Status
 from app.runtime import Herald
 from app.secrecy import KEYS_TABLE, new_key

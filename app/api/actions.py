@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from app.bodies import plain_text
+from app.body_text import plain_text
 from app.domain import Message
 from app.errors import NotFound
 from app.lifecycle import SENT_STATES, Status

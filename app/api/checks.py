@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.bodies import text_body, validate_body
+from app.bodies import validate_body
+from app.body_text import text_body
 from app.content import MAX_CONTENT, UNSTORABLE, BodyError, storable
 from app.errors import ValidationFailed
 from app.lifecycle import REPORTABLE_STATES, Status

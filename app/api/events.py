@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from app.bodies import plain_text
+from app.body_text import plain_text
 from app.lifecycle import Channel as ChannelValue
 from app.lifecycle import Status
 from app.store import Event

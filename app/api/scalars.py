@@ -9,9 +9,7 @@ import strawberry
 from graphql import ValueNode, value_from_ast_untyped
 from strawberry.types.scalar import ScalarDefinition
 
-
-def format_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from app.timestamps import format_datetime
 
 
 def _parse_datetime(value: object) -> datetime:

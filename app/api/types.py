@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 from strawberry.types.enum import has_enum_definition
 
-from app.bodies import plain_text
+from app.body_text import plain_text
 from app.domain import Message as Aggregate
 from app.lifecycle import Channel as ChannelValue
 from app.lifecycle import Status

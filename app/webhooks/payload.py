@@ -12,12 +12,10 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from strawberry.utils.str_converters import to_camel_case
-
-from app.api.scalars import format_datetime
 from app.domain import Message
 from app.errors import NotFound
 from app.store import Event, MessageStore
+from app.timestamps import format_datetime
 from app.workspaces import Principal
 
 # Each event's name (the topic's last part) and the type its payload carries.
@@ -35,7 +33,9 @@ _READER = "webhooks"
 
 @functools.cache
 def _camel(name: str) -> str:
-    return to_camel_case(name)
+    """A field's name as the GraphQL schema spells it (strawberry's rule)."""
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() if part else "_" for part in rest)
 
 
 def event_name(topic: str) -> str | None:
