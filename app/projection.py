@@ -46,6 +46,8 @@ class Projection:
             msg = event.mutate(before)  # type: ignore[attr-defined]
             assert isinstance(msg, Message)
             rows.messages[msg.id] = (seen[0] if seen else notification.id, msg)
+            if before is None:
+                rows.drafted.add(msg.id)
             rows.events.append(
                 (notification.id, msg.workspace, msg.conversation_id, msg.id.hex, msg.version)
             )

@@ -60,9 +60,11 @@ def _in_parallel(
         try:
             for future in futures:
                 future.result()
-        finally:
+        except BaseException:
             for _ in futures:
-                done.put(-1)  # whatever happened, the follower stops
+                done.put(-1)  # a share that died said nothing more: the follower stops anyway
+            raise
+        finally:
             telling.join()
 
 
@@ -83,7 +85,7 @@ def _tell(done: Queue[int]) -> None:
 
 def _replay_share(settings: Settings, digits: str, until: int) -> int:
     herald = Herald(settings, project=False, rebuilding=True)
-    try:
+    try:  # each share says it is done after its progress, through the same queue
         loop = herald.projection
         applied, after = 0, 0
         while batch := _share(loop, digits, after, until):
@@ -95,6 +97,8 @@ def _replay_share(settings: Settings, digits: str, until: int) -> int:
         return applied
     finally:
         herald.close()
+        if _done is not None:
+            _done.put(-1)
 
 
 def _share(loop: CatchUp, digits: Sequence[str], after: int, until: int) -> list[Notification]:

@@ -38,6 +38,9 @@ TABLES = (
 )
 VIEW_TABLES = ("view_messages", "view_events", "view_contacts")
 _INDEXES = [s.split()[5] for s in TABLES if s.startswith("CREATE INDEX")]
+# Kept through a rebuild: a message's contacts are replaced by its id, and without this index
+# each replacement would read the whole table.
+_KEPT = ("view_contacts_by_message",)
 _SNAPSHOT_TOPIC = get_topic(Message.Snapshot)
 
 T = TypeVar("T")
@@ -58,6 +61,8 @@ class Rows:
     messages: dict[UUID, tuple[int, Message]] = field(default_factory=dict)
     # Messages whose contacts are replaced by these (none: the message is no longer indexed).
     contacts: dict[UUID, tuple[str, list[str]]] = field(default_factory=dict)
+    # Messages whose first event is in this batch.
+    drafted: set[UUID] = field(default_factory=set)
 
 
 class Views:
@@ -83,7 +88,8 @@ class Views:
             c.execute(f"DELETE FROM {table}")
         if unindexed:
             for name in _INDEXES:
-                c.execute(f"DROP INDEX IF EXISTS {name}")
+                if name not in _KEPT:
+                    c.execute(f"DROP INDEX IF EXISTS {name}")
 
     def index(self, c: Cursor) -> None:
         for statement in TABLES:
@@ -124,7 +130,8 @@ class Views:
             ],
         )
         for message_id, (workspace, contacts) in rows.contacts.items():
-            c.execute(sql("DELETE FROM view_contacts WHERE message_id = ?"), (message_id.hex,))
+            if message_id not in rows.drafted:  # a new message is indexed under nobody yet
+                c.execute(sql("DELETE FROM view_contacts WHERE message_id = ?"), (message_id.hex,))
             c.executemany(
                 sql("INSERT INTO view_contacts (workspace, contact, message_id) VALUES (?, ?, ?)"),
                 [(workspace, contact, message_id.hex) for contact in sorted(set(contacts))],
