@@ -141,7 +141,7 @@ class CatchUp:
     def apply_untracked(self, batch: Sequence[Notification]) -> None:
         """A batch applied with no position recorded: one share of a rebuild that several
         processes make together (app/replay.py), whose position is recorded once all are done."""
-        with self.db.write() as c:
+        with self.db.transaction(commit=True) as c:
             self.consumer.apply(c, batch)
 
     def track(self, position: int) -> None:
@@ -156,7 +156,7 @@ class CatchUp:
         """One batch with its tracking position, all or nothing; False when another process
         holds the lock right now."""
         try:
-            with self.db.write() as c:
+            with self.db.transaction(commit=True) as c:
                 if self.db.dialect == "postgres":
                     c.execute("SELECT pg_try_advisory_xact_lock(%s)", (self.consumer.lock,))
                     if not c.fetchone()[0]:

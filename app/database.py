@@ -34,27 +34,22 @@ class Database:
 
     @contextmanager
     def transaction(self, *, commit: bool) -> Iterator[Cursor]:
+        """A transaction on the datastore's connections. On SQLite one that commits takes the
+        write lock first (BEGIN IMMEDIATE): a deferred one that read before it wrote would fail
+        at once (SQLITE_BUSY_SNAPSHOT) had another process written between its first read and its
+        first write, and which transactions read first is not worth remembering at each call."""
+        if self.dialect == "sqlite" and commit:
+            with (
+                self.datastore.get_connection(commit=True) as conn,
+                _Immediate(conn, commit=True) as cursor,
+                cursor,
+            ):
+                yield cursor
+            return
         with self.datastore.transaction(commit=commit) as cursor:
             if self.dialect == "postgres":
                 # Rows by position on both dialects; eventsourcing sets dict rows on PostgreSQL.
                 cursor.row_factory = tuple_row
-            yield cursor
-
-    @contextmanager
-    def write(self) -> Iterator[Cursor]:
-        """A transaction that reads before it writes. On SQLite it takes the write lock first
-        (BEGIN IMMEDIATE): a deferred one would fail at once (SQLITE_BUSY_SNAPSHOT) had another
-        process written between its first read and its first write. The others, which write
-        first or not at all, wait for the lock only if they need it."""
-        if self.dialect != "sqlite":
-            with self.transaction(commit=True) as cursor:
-                yield cursor
-            return
-        with (
-            self.datastore.get_connection(commit=True) as conn,
-            _Immediate(conn, commit=True) as cursor,
-            cursor,
-        ):
             yield cursor
 
     def read_one(self, statement: str, params: Sequence[Any]) -> Any:

@@ -34,7 +34,7 @@ class Documents:
         """The document's hash, and whether it is new."""
         digest = sha256_of(text)
         sql = self.db.sql
-        with self.db.write() as c:
+        with self.db.transaction(commit=True) as c:
             c.execute(sql("SELECT 1 FROM herald_documents WHERE sha256 = ?"), (digest,))
             known = c.fetchone() is not None
             c.execute(

@@ -36,7 +36,7 @@ def migrate(store: MessageStore) -> None:
     for name, step in _MIGRATIONS:
         for attempt in range(_TRIES):
             try:
-                with db.write() as c:
+                with db.transaction(commit=True) as c:
                     c.execute(db.sql(f"SELECT 1 FROM {_TABLE} WHERE name = ?"), (name,))
                     if c.fetchone() is not None:
                         break

@@ -106,7 +106,7 @@ class Workspaces:
         returns how many were revoked. Takes effect at the next request or subscription check."""
         clause, params = ("k.digest = ?", [_digest(key)]) if key else ("k.name = ?", [key_name])
         sql = self.db.sql
-        with self.db.write() as c:
+        with self.db.transaction(commit=True) as c:
             c.execute(
                 sql(
                     "SELECT k.digest FROM herald_api_keys k JOIN herald_workspaces w "
