@@ -7,6 +7,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
+from app import keycache
 from app.database import Database
 from app.errors import Forbidden, Unauthenticated
 from app.keycache import KeyCache
@@ -44,6 +45,7 @@ class Workspaces:
                 "workspace_id TEXT NOT NULL, name TEXT NOT NULL, "
                 "revoked INTEGER NOT NULL DEFAULT 0)"
             )
+            keycache.create_within(c)
 
     def ensure(self, name: str) -> str:
         """The id of the workspace called `name`, made if it does not exist yet."""
@@ -117,6 +119,8 @@ class Workspaces:
             digests = [str(row[0]) for row in c.fetchall()]
             for digest in digests:
                 c.execute(sql("UPDATE herald_api_keys SET revoked = 1 WHERE digest = ?"), (digest,))
+            if digests:
+                keycache.changed_within(c)
         return len(digests)
 
     def is_active(self, principal: Principal) -> bool:
