@@ -24,6 +24,7 @@ from eventsourcing.sqlite import (
 
 from app.database import Cursor
 from app.secrecy import KeyChanges, KeyStore, SealingMapper
+from app.settings import BLOCKING_THREADS
 
 InTransaction = Callable[[Cursor], None]
 # Save keyword arguments: the key to seal each message's events with, and (SQLite) what to run
@@ -31,6 +32,9 @@ InTransaction = Callable[[Cursor], None]
 KEYS = "keys"
 AFTER_EVENTS = "after_events"
 _BEFORE_EVENTS = "before_events"
+# Threads beside the blocking ones that take connections: the event loop, the projector, the
+# watcher, a command line's own.
+_OTHER_THREADS = 4
 
 
 class SealedEventStore(EventStore[UUID]):
@@ -113,7 +117,13 @@ class HeraldSQLiteFactory(SQLiteFactory):
     def __init__(self, env: Any) -> None:
         super().__init__(env)
         plain = self.datastore.pool
+        # A connection the pool cannot keep is closed when returned, and a new one opened,
+        # its pragmas set and the schema read again at its first statement: under load, most
+        # of a one-row read. The pool keeps one for each thread that may hold one.
         self.datastore.pool = ErasingConnectionPool(
-            db_name=plain.db_name, lock_timeout=plain.lock_timeout
+            db_name=plain.db_name,
+            lock_timeout=plain.lock_timeout,
+            pool_size=BLOCKING_THREADS + _OTHER_THREADS,
+            max_overflow=_OTHER_THREADS,
         )
         plain.close()

@@ -44,12 +44,11 @@ from app.observe import Observed
 from app.presence import Presence
 from app.runtime import Herald
 from app.serving import die_with_parent
-from app.settings import Settings
+from app.settings import BLOCKING_THREADS, Settings
 from app.transport import TransportLimits
 
 log = logging.getLogger(__name__)
 _LEAVE_SECONDS = 2.0
-_BLOCKING_THREADS = 32  # at least the concurrent requests we expect, so they can share commits
 _SWITCH_INTERVAL = 0.0005
 SSE_METHODS = ["GET", "POST", "PUT", "DELETE"]  # graphql-sse's single connection mode uses all
 
@@ -206,7 +205,7 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         # Writes wait for the disk in threads; asyncio's default pool (cores + 4) would cap how
         # many concurrent drafts can join one group commit, and so the writes per fsync.
-        threads = ThreadPoolExecutor(_BLOCKING_THREADS, thread_name_prefix="herald")
+        threads = ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="herald")
         asyncio.get_running_loop().set_default_executor(threads)
         # A thread reading a page of content holds the GIL for up to the switch interval each
         # time the event loop wants it back; 5 ms by default, paid several times by every small

@@ -11,6 +11,9 @@ from urllib.parse import unquote, urlparse
 from app.webhooks.config import WebhookSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///data/herald.db"
+# Threads a serving process runs blocking calls on: at least the concurrent requests we expect,
+# so they can share commits. Each may hold a pooled connection, so SQLite's pool keeps as many.
+BLOCKING_THREADS = 32
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,19 @@
 """The seam over the datastore on a real SQLite file: a transaction that commits cannot be
-undercut by another process's write between its first read and its first write."""
+undercut by another process's write between its first read and its first write, and the pool
+keeps a connection for every thread that may hold one."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from app.runtime import Herald
-from app.settings import Settings
+from app.settings import BLOCKING_THREADS, Settings
 
 
 @pytest.fixture
@@ -58,3 +61,33 @@ def test_a_reading_transaction_leaves_the_write_lock_to_others(
             assert c.fetchone()[0] == 0
     finally:
         other.close()
+
+
+def test_the_pool_keeps_a_connection_for_each_blocking_thread(herald_on_file: Herald) -> None:
+    """Under 16 concurrent requests the default pool (5, and 10 more it closes on return)
+    opened a connection for most reads, which then read the schema again: most of a one-row
+    read's cost. Every blocking thread may hold one at once, and all are kept."""
+    db = herald_on_file.store.db
+    pool = db.datastore.pool
+    together = threading.Barrier(BLOCKING_THREADS, timeout=30)
+    opened: list[object] = []
+    create = pool._create_connection
+
+    def counting() -> object:
+        opened.append(1)
+        return create()
+
+    def hold_one() -> None:
+        with db.transaction(commit=False) as c:
+            c.execute("SELECT 1")
+            together.wait()  # all threads hold a connection at once
+
+    def round_of_reads() -> None:
+        with ThreadPoolExecutor(BLOCKING_THREADS) as threads:
+            for done in [threads.submit(hold_one) for _ in range(BLOCKING_THREADS)]:
+                done.result()
+
+    round_of_reads()
+    pool._create_connection = counting
+    round_of_reads()
+    assert opened == [], f"{len(opened)} connections opened again for the second round"

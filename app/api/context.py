@@ -152,9 +152,19 @@ class Context:
         return release
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """A read of the views, off the event loop on every backend: even a one-row SQLite
-        read may wait for a pooled connection, or for the GIL while another workspace's page is
-        decoded, and the loop must not wait with it."""
+        """A read of the views that may be long (a page of contents), off the event loop on
+        every backend, so that the loop never decodes it."""
+        return await blocking(fn, *args)
+
+    async def read_row(self, fn: Callable[..., T], *args: Any) -> T:
+        """A read of one row of bounded size. On SQLite on the event loop: in WAL a reader
+        never waits for a writer, the pool keeps a connection for every thread (so none waits
+        for one), and a row's lookup costs less than the hop to a thread, whose reads under
+        load queue for the GIL behind each other (16 concurrent `message(id)` reads: 800 ->
+        1 230 requests/s in one process). On PostgreSQL in a thread: a query waits for the
+        network."""
+        if self.herald.store.db.dialect == "sqlite":
+            return fn(*args)
         return await blocking(fn, *args)
 
 

@@ -17,15 +17,20 @@ MAX_NODES = MAX_MESSAGES
 
 async def node(info: Info, id: str) -> Node | None:
     ctx = context_of(info)
-    msg = await ctx.read(ctx.herald.views.message, ctx.principal().workspace, id)
+    msg = await ctx.read_row(ctx.herald.views.message, ctx.principal().workspace, id)
     return None if msg is None else message_of(msg)
 
 
 async def nodes(info: Info, ids: list[str]) -> list[Node | None]:
     if len(ids) > MAX_NODES:
         raise ValidationFailed.at("ids", f"at most {MAX_NODES} ids at once")
-    found: dict[str, Node | None] = {}
-    for each in ids:
-        if each not in found:
-            found[each] = await node(info, each)
+    ctx = context_of(info)
+    workspace, unique = ctx.principal().workspace, list(dict.fromkeys(ids))
+    views = ctx.herald.views
+    # As many rows as a page: read off the event loop, as pages are.
+    read = await ctx.read(lambda: [views.message(workspace, each) for each in unique])
+    found = {
+        each: None if msg is None else message_of(msg)
+        for each, msg in zip(unique, read, strict=True)
+    }
     return [found[each] for each in ids]

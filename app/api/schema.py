@@ -81,7 +81,7 @@ class Query:
         id: Annotated[strawberry.ID, strawberry.argument(description="The message's id.")],
     ) -> MessageType | None:
         ctx = context_of(info)
-        msg = await ctx.read(ctx.herald.views.message, ctx.principal().workspace, str(id))
+        msg = await ctx.read_row(ctx.herald.views.message, ctx.principal().workspace, str(id))
         return None if msg is None else message_of(msg)
 
     @strawberry.field(
