@@ -35,6 +35,7 @@ _BEFORE_EVENTS = "before_events"
 # Threads beside the blocking ones that take connections: the event loop, the projector, the
 # watcher, a command line's own.
 _OTHER_THREADS = 4
+_PAGE_CACHE_KIB = 512
 
 
 class SealedEventStore(EventStore[UUID]):
@@ -80,6 +81,9 @@ class ErasingConnectionPool(SQLiteConnectionPool):
         cursor.execute("PRAGMA secure_delete=ON")
         # WAL with FULL sync makes every acknowledged commit survive power loss.
         cursor.execute("PRAGMA synchronous=FULL")
+        # The pool keeps a connection for each thread, each with its own page cache (2 MB by
+        # default, filled by the large contents it reads); the OS caches the file for them all.
+        cursor.execute(f"PRAGMA cache_size=-{_PAGE_CACHE_KIB}")
         return connection
 
 
