@@ -7,6 +7,7 @@ the events or not at all, so a kill -9 leaves the events and their keys and view
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -75,6 +76,12 @@ def _notification(stored: StoredEvent, notification_id: int) -> Notification:
 class ErasingConnectionPool(SQLiteConnectionPool):
     """Connections that overwrite deleted content, so a destroyed key leaves no bytes behind."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The connection returned last is given first: its page cache is the warm one. The
+        # library's queue hands them out in turn, each with a cache as cold as the pool is long.
+        self._pool = _LastInFirstOut(self._pool)
+
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
         cursor = connection.cursor()
@@ -85,6 +92,11 @@ class ErasingConnectionPool(SQLiteConnectionPool):
         # default, filled by the large contents it reads); the OS caches the file for them all.
         cursor.execute(f"PRAGMA cache_size=-{_PAGE_CACHE_KIB}")
         return connection
+
+
+class _LastInFirstOut(deque[SQLiteConnection]):
+    def popleft(self) -> SQLiteConnection:
+        return self.pop()
 
 
 def _run(step: InTransaction | None, c: Cursor) -> None:
