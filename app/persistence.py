@@ -36,7 +36,7 @@ _BEFORE_EVENTS = "before_events"
 # Threads beside the blocking ones that take connections: the event loop, the projector, the
 # watcher, a command line's own.
 _OTHER_THREADS = 4
-_PAGE_CACHE_KIB = 512
+_PAGE_CACHE_KIB = 1024
 
 
 class SealedEventStore(EventStore[UUID]):

@@ -41,6 +41,8 @@ _INDEXES = [s.split()[5] for s in TABLES if s.startswith("CREATE INDEX")]
 # Kept through a rebuild: a message's contacts are replaced by its id, and without this index
 # each replacement would read the whole table.
 _KEPT = ("view_contacts_by_message",)
+# Memory for sorting the keys of an index being built (KiB): a million rows sort in it at once.
+_SORT_KIB = 128 * 1024
 _SNAPSHOT_TOPIC = get_topic(Message.Snapshot)
 
 T = TypeVar("T")
@@ -92,6 +94,21 @@ class Views:
                     c.execute(f"DROP INDEX IF EXISTS {name}")
 
     def index(self, c: Cursor) -> None:
+        if self.db.dialect != "sqlite":
+            self._create_indexes(c)
+            return
+        # SQLite sorts an index's keys within the connection's page cache, which the pool keeps
+        # small: a million rows sorted in 1 MiB would spill to disk many times over.
+        c.execute("PRAGMA cache_size")
+        kept = int(c.fetchone()[0])
+        c.execute(f"PRAGMA cache_size=-{_SORT_KIB}")
+        try:
+            self._create_indexes(c)
+        finally:
+            c.execute(f"PRAGMA cache_size={kept}")
+
+    @staticmethod
+    def _create_indexes(c: Cursor) -> None:
         for statement in TABLES:
             if statement.startswith("CREATE INDEX"):
                 c.execute(statement)
