@@ -170,6 +170,7 @@ class Racers:
 
         def race(c: int) -> None:
             seen = dict(versions)  # the version this client last saw of each message
+            stopped_early = True
             try:
                 for n, step in enumerate(plan.steps):
                     barrier.wait()
@@ -184,13 +185,18 @@ class Racers:
                     with self.changed:
                         self.answered[n] += 1
                         self.changed.notify_all()
+                stopped_early = False
             except threading.BrokenBarrierError:
                 if not self.killing.is_set():
                     failures.append(AssertionError("a racer broke the barrier"))
             except BaseException as e:  # reported in the test's own thread
                 failures.append(e)
             finally:
-                barrier.abort()  # wherever this client stopped, the others stop there too
+                # Wherever a client stopped early, the others stop there too. One that ran every
+                # step must not: the last step's barrier may still be waking the others, and
+                # breaking it then fails them (found under load, once answers got faster).
+                if stopped_early:
+                    barrier.abort()
 
         threads = [threading.Thread(target=race, args=(c,)) for c in range(len(self.clients))]
         for thread in threads:
