@@ -121,4 +121,5 @@ class Herald:
             self.watcher.stop()
             self.webhooks.stop()
         self.workspaces.cache.close()
+        self.store.db.close()
         self.store.close()

@@ -116,3 +116,23 @@ def test_the_connection_returned_last_is_given_next(herald_on_file: Herald) -> N
     # `inner` went back to the pool first, then `outer`, which is given next.
     with datastore.get_connection(commit=False) as given:
         assert given is outer
+
+
+def test_a_point_read_does_not_queue_behind_the_pools_writers(herald_on_file: Herald) -> None:
+    """The pool queues every taker behind a writer waiting for the write lock (which another
+    process may hold for long). A message read by id runs on the event loop, so it must not
+    join that queue: it reads on a connection of its thread's own."""
+    db = herald_on_file.store.db
+    datastore, pool = db.datastore, db.datastore.pool
+
+    def write() -> None:
+        with datastore.get_connection(commit=True):
+            pass
+
+    with datastore.get_connection(commit=True):  # this thread holds the pool's writer lock
+        waiting = threading.Thread(target=write)
+        waiting.start()  # another writer, at the head of the pool's queue until the lock is free
+        while pool._get_semaphore.acquire(blocking=False):
+            pool._get_semaphore.release()  # until that writer holds the queue
+        assert db.read_one("SELECT 1", ()) == (1,)
+    waiting.join()
