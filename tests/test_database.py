@@ -23,44 +23,40 @@ def herald_on_file(tmp_path: Path) -> Iterator[Herald]:
     h.close()
 
 
+@pytest.fixture
+def other(herald_on_file: Herald, tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    """Another process's connection to the same file, that never waits for a lock, and a
+    table for both to write."""
+    with herald_on_file.store.db.transaction(commit=True) as c:
+        c.execute("CREATE TABLE IF NOT EXISTS seam_rows (n INTEGER)")
+    connection = sqlite3.connect(tmp_path / "seam.db", timeout=0, isolation_level=None)
+    yield connection
+    connection.close()
+
+
 def test_a_committing_transaction_holds_the_write_lock_from_its_first_read(
-    herald_on_file: Herald, tmp_path: Path
+    herald_on_file: Herald, other: sqlite3.Connection
 ) -> None:
     """Found by the webhook benchmark: createWebhookEndpoint counts the workspace's endpoints,
     then inserts; another worker's write in between made SQLite refuse the insert at once
     (SQLITE_BUSY_SNAPSHOT), answered INTERNAL_SERVER_ERROR."""
-    db = herald_on_file.store.db
-    with db.transaction(commit=True) as c:
-        c.execute("CREATE TABLE IF NOT EXISTS seam_rows (n INTEGER)")
-    other = sqlite3.connect(tmp_path / "seam.db", timeout=0, isolation_level=None)
-    try:
-        with db.transaction(commit=True) as c:
-            c.execute("SELECT COUNT(*) FROM seam_rows")
-            assert c.fetchone()[0] == 0
-            with pytest.raises(sqlite3.OperationalError, match="locked"):
-                other.execute("INSERT INTO seam_rows VALUES (2)")
-            c.execute("INSERT INTO seam_rows VALUES (1)")
-        other.execute("INSERT INTO seam_rows VALUES (2)")
-        rows = other.execute("SELECT n FROM seam_rows ORDER BY n").fetchall()
-    finally:
-        other.close()
-    assert rows == [(1,), (2,)]
+    with herald_on_file.store.db.transaction(commit=True) as c:
+        c.execute("SELECT COUNT(*) FROM seam_rows")
+        assert c.fetchone()[0] == 0
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("INSERT INTO seam_rows VALUES (2)")
+        c.execute("INSERT INTO seam_rows VALUES (1)")
+    other.execute("INSERT INTO seam_rows VALUES (2)")
+    assert other.execute("SELECT n FROM seam_rows ORDER BY n").fetchall() == [(1,), (2,)]
 
 
 def test_a_reading_transaction_leaves_the_write_lock_to_others(
-    herald_on_file: Herald, tmp_path: Path
+    herald_on_file: Herald, other: sqlite3.Connection
 ) -> None:
-    db = herald_on_file.store.db
-    with db.transaction(commit=True) as c:
-        c.execute("CREATE TABLE IF NOT EXISTS seam_rows (n INTEGER)")
-    other = sqlite3.connect(tmp_path / "seam.db", timeout=0, isolation_level=None)
-    try:
-        with db.transaction(commit=False) as c:
-            c.execute("SELECT COUNT(*) FROM seam_rows")
-            other.execute("INSERT INTO seam_rows VALUES (2)")
-            assert c.fetchone()[0] == 0
-    finally:
-        other.close()
+    with herald_on_file.store.db.transaction(commit=False) as c:
+        c.execute("SELECT COUNT(*) FROM seam_rows")
+        other.execute("INSERT INTO seam_rows VALUES (2)")
+        assert c.fetchone()[0] == 0
 
 
 def test_the_pool_keeps_a_connection_for_each_blocking_thread(herald_on_file: Herald) -> None:
