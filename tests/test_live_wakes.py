@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from app.api import keycheck
+from app.api.hub import hub_of
 from app.database import Database
 from app.runtime import Herald
 from tests.live import WAIT, Reads, Subscription, draft, live, principal_of
@@ -119,3 +120,26 @@ async def test_an_event_wakes_only_the_subscriptions_whose_filter_it_passes(
         assert all(s.results.empty() for s in [*by_conversation, *by_message])
     finally:
         await asyncio.gather(*(s.close() for s in [*by_conversation, *by_message, everything]))
+
+
+async def test_a_wake_for_events_a_subscription_has_already_read_reads_nothing(
+    sqlite_herald: Herald, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subscription that started as an event landed reads it in its first page, and the
+    hub's wake for that event comes after: it used to read the views again for nothing (CI
+    saw a filtered subscription read after an event it did not pass)."""
+    herald = sqlite_herald
+    key = herald.workspaces.create_key("acme", "acme-bot")
+    confirmed = asyncio.Event()
+
+    async def confirm() -> None:
+        confirmed.set()
+
+    with hub_of(herald).listening(principal_of(herald, key), None, None) as listener:
+        monkeypatch.setattr(listener, "confirm", confirm)
+        listener.wake(5)  # the hub, late, for the event at 5
+        waiting = asyncio.get_running_loop().create_task(listener.wait(read_to=5))
+        await confirmed.wait()  # the wake was taken; the task has decided by now
+        assert not waiting.done(), "woken for an event it had read"
+        listener.wake(6)
+        await asyncio.wait_for(waiting, WAIT)

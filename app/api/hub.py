@@ -108,18 +108,20 @@ class Hub:
                 self.read_to = self.target
                 for listeners in self.by_workspace.values():
                     for listener in listeners:
-                        listener.woken.set()
+                        listener.wake(None)
 
     async def _wake_moved(self) -> None:
         target = self.target
         while self.read_to < target:
             rows = await blocking(moved, self.db, self.read_to, target)
             touched: dict[str, set[tuple[str, str]]] = {}
-            for _, workspace, conversation_id, message_id in rows:
+            upto: dict[str, int] = {}
+            for position, workspace, conversation_id, message_id in rows:
                 if workspace in self.by_workspace:
                     touched.setdefault(workspace, set()).add((conversation_id, message_id))
+                    upto[workspace] = position
             for workspace, pairs in touched.items():
-                wake(self.by_workspace.get(workspace, set()), pairs)
+                wake(self.by_workspace.get(workspace, set()), pairs, upto[workspace])
             self.read_to = rows[-1][0] if len(rows) == _ROWS else target
 
     async def _check_keys(self) -> None:
@@ -128,7 +130,7 @@ class Hub:
         for listener in listeners:
             if listener.principal.key_digest not in active:
                 listener.revoked = True
-                listener.woken.set()
+                listener.wake(None)
 
 
 hub_of = per_herald(Hub)

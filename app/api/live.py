@@ -58,4 +58,4 @@ async def message_events(
             if page.has_next:
                 await listener.confirm()  # a long catch-up stops too when the key is revoked
             else:
-                await listener.wait()
+                await listener.wait(position)
