@@ -9,6 +9,7 @@ import pytest
 
 from app.api import keycheck
 from app.api.hub import hub_of
+from app.api.listener import Moved
 from app.database import Database
 from app.runtime import Herald
 from tests.live import WAIT, Reads, Subscription, draft, live, principal_of
@@ -143,3 +144,26 @@ async def test_a_wake_for_events_a_subscription_has_already_read_reads_nothing(
         assert not waiting.done(), "woken for an event it had read"
         listener.wake(6)
         await asyncio.wait_for(waiting, WAIT)
+
+
+async def test_each_subscription_is_woken_for_the_last_event_its_filter_passes(
+    sqlite_herald: Herald,
+) -> None:
+    """Events that land together wake each subscription for the last of those it passes, not
+    the last of all: one that read its own event must not read again for another's."""
+    herald = sqlite_herald
+    acme = principal_of(herald, herald.workspaces.create_key("acme", "acme-bot"))
+    moved = Moved()
+    moved.add(5, "sales", "a" * 32)
+    moved.add(6, "support", "b" * 32)
+    hub = hub_of(herald)
+    filters = {
+        (None, None): 6,
+        ("sales", None): 5,
+        (None, "b" * 32): 6,
+        ("sales", "b" * 32): None,
+        ("billing", None): None,
+    }
+    for (conversation, message), last in filters.items():
+        with hub.listening(acme, conversation, message) as listener:
+            assert listener.last_concerning(moved) == last, (conversation, message)

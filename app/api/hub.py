@@ -16,7 +16,7 @@ from app.workspaces import Principal
 
 from .context import blocking
 from .keycheck import KeyChecks
-from .listener import Listener, wake
+from .listener import Listener, Moved, wake
 from .per_herald import per_herald
 
 log = logging.getLogger(__name__)
@@ -114,14 +114,12 @@ class Hub:
         target = self.target
         while self.read_to < target:
             rows = await blocking(moved, self.db, self.read_to, target)
-            touched: dict[str, set[tuple[str, str]]] = {}
-            upto: dict[str, int] = {}
-            for position, workspace, conversation_id, message_id in rows:
+            touched: dict[str, Moved] = {}
+            for position, workspace, conversation, message in rows:
                 if workspace in self.by_workspace:
-                    touched.setdefault(workspace, set()).add((conversation_id, message_id))
-                    upto[workspace] = position
-            for workspace, pairs in touched.items():
-                wake(self.by_workspace.get(workspace, set()), pairs, upto[workspace])
+                    touched.setdefault(workspace, Moved()).add(position, conversation, message)
+            for workspace, moved_here in touched.items():
+                wake(self.by_workspace.get(workspace, set()), moved_here)
             self.read_to = rows[-1][0] if len(rows) == _ROWS else target
 
     async def _check_keys(self) -> None:

@@ -34,15 +34,15 @@ class Listener:
             except ValueError:
                 self.message_id = ""  # names no message: matches nothing
 
-    def concerns(
-        self, pairs: set[tuple[str, str]], conversations: set[str], messages: set[str]
-    ) -> bool:
-        """Whether events of these (conversation, message) pairs pass this one's filter."""
+    def last_concerning(self, moved: Moved) -> int | None:
+        """The last position of the events that pass this one's filter; None if none does."""
         if self.conversation_id is None:
-            return self.message_id is None or self.message_id in messages
+            if self.message_id is None:
+                return moved.last
+            return moved.by_message.get(self.message_id)
         if self.message_id is None:
-            return self.conversation_id in conversations
-        return (self.conversation_id, self.message_id) in pairs
+            return moved.by_conversation.get(self.conversation_id)
+        return moved.by_pair.get((self.conversation_id, self.message_id))
 
     async def wait(self, read_to: int) -> None:
         """Until an event after `read_to`, the position the subscription has read to, may
@@ -69,11 +69,27 @@ class Listener:
             raise Unauthenticated("the API key was revoked")
 
 
-def wake(listeners: set[Listener], pairs: set[tuple[str, str]], upto: int) -> None:
-    """Those of `listeners` whose filter events of these (conversation, message) pairs pass,
-    for the events up to position `upto`."""
-    conversations = {conversation for conversation, _ in pairs}
-    messages = {message for _, message in pairs}
+@dataclass
+class Moved:
+    """The events of one workspace that landed together: the last position of each
+    (conversation, message) pair, of each conversation, of each message, and of all."""
+
+    by_pair: dict[tuple[str, str], int] = field(default_factory=dict)
+    by_conversation: dict[str, int] = field(default_factory=dict)
+    by_message: dict[str, int] = field(default_factory=dict)
+    last: int = 0
+
+    def add(self, position: int, conversation_id: str, message_id: str) -> None:
+        """Positions come in order, so the last one seen is the greatest."""
+        self.by_pair[conversation_id, message_id] = position
+        self.by_conversation[conversation_id] = position
+        self.by_message[message_id] = position
+        self.last = position
+
+
+def wake(listeners: set[Listener], moved: Moved) -> None:
+    """Those of `listeners` whose filter some of these events pass, each for the last of them."""
     for listener in listeners:
-        if listener.concerns(pairs, conversations, messages):
+        upto = listener.last_concerning(moved)
+        if upto is not None:
             listener.wake(upto)
