@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import pytest
@@ -461,7 +461,10 @@ def test_graphql_ws_answers_an_invalid_key_with_connection_error_and_sends_no_da
 ) -> None:
     with wire(sqlite_server, LEGACY) as ws:
         ws.init(init)
-        ws.subscribe("eager")  # a client that does not wait for the ack
+        # A client that does not wait for the ack: the refusal may have closed the socket
+        # already (CI saw it once), and is read all the same.
+        with suppress(ConnectionClosed):
+            ws.subscribe("eager")
         drafted(sqlite_api, "written while the stranger knocks")
         ws.closed()
     assert ws.log, "neither a connection_error nor any other answer came"
