@@ -6,6 +6,7 @@ to read is unreadable. The proofs that race edits, redactions and kill -9 share 
 from __future__ import annotations
 
 import subprocess
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ query($conversation: ID, $after: String) {{
   }}
 }}
 """
+_PATIENCE = 30  # turns a patient client waits out before it reports the 429
 VERSIONS_A_REQUEST = 10  # messageAt aliases in one request, well under the alias limit
 # The pages above are as large as an operation's cost budget allows with every content field.
 
@@ -47,15 +49,27 @@ VERSIONS_A_REQUEST = 10  # messageAt aliases in one request, well under the alia
 class Client:
     """One API key on one keep-alive HTTP connection; the codes of the errors it was answered."""
 
-    def __init__(self, base_url: str, key: str, timeout: float = 60) -> None:
+    def __init__(
+        self, base_url: str, key: str, timeout: float = 60, *, patient: bool = False
+    ) -> None:
+        """`patient`: turned away for its key's rate (HTTP 429), wait as long as Retry-After
+        says and ask again, as a well-behaved client does. A reader is patient: reading a
+        proof's whole workspace again and again spends a worker's share of the rate."""
         self.http = httpx.Client(
             base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout
         )
+        self.patient = patient
         self.codes: Counter[str] = Counter()
 
     def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """The answer's body; a transport error (the server is gone) is raised."""
-        response = self.http.post("/graphql", json={"query": query, "variables": variables or {}})
+        payload = {"query": query, "variables": variables or {}}
+        response = self.http.post("/graphql", json=payload)
+        for _ in range(_PATIENCE if self.patient else 0):
+            if response.status_code != 429:
+                break
+            time.sleep(float(response.headers.get("Retry-After", "1")))  # as the server asks
+            response = self.http.post("/graphql", json=payload)
         if response.status_code != 200:
             body: dict[str, Any] = {
                 "errors": [{"extensions": {"code": f"HTTP {response.status_code}"}}]

@@ -87,7 +87,7 @@ def race(base_url: str, key: str, messages: list[Raced]) -> Client:
     """One redactor and EDITORS editors per message, all released at once; returns a client
     whose `codes` tally every racer's answers."""
     jobs: list[tuple[Raced, int]] = [(m, role) for m in messages for role in range(EDITORS + 1)]
-    clients = [Client(base_url, key) for _ in jobs]
+    clients = [Client(base_url, key, patient=True) for _ in jobs]
     barrier = threading.Barrier(len(jobs), timeout=120)
     failures: list[BaseException] = []
     lock = threading.Lock()
@@ -160,7 +160,7 @@ def test_edits_racing_a_redaction_leave_every_message_readable(
     server = ServerProcess(database_url, tmp_path / "server.log")
     try:
         server.wait_ready()
-        setup = Client(server.url, key)
+        setup = Client(server.url, key, patient=True)
         messages = sent_messages(setup, MESSAGES)
         racers = race(server.url, key, messages)
         readings = {m.id: read_message(setup, m.id, m.conversation) for m in messages}

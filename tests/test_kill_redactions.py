@@ -91,7 +91,7 @@ def test_a_kill_9_amid_edits_and_redactions_then_a_restart_leaves_every_message_
         server.wait_ready()
         for kill in range(KILLS):
             plan = plan_round(proof.seed, kill, CLIENTS, STEPS, WEIGHTS_AMID_REDACTIONS)
-            reader = Client(server.url, keys["setup"])
+            reader = Client(server.url, keys["setup"], patient=True)
             ids, versions = setup_round(reader, plan)
             reader.close()
             proof.keys_before_racing(ids)
@@ -106,7 +106,7 @@ def test_a_kill_9_amid_edits_and_redactions_then_a_restart_leaves_every_message_
 
             server = ServerProcess(database_url, tmp_path / f"server-{kill + 1}.log")
             server.wait_ready()
-            reader = Client(server.url, keys["setup"])
+            reader = Client(server.url, keys["setup"], patient=True)
             found_ids(reader, plan, ids)
             cut_off = sum(t.code == "LOST" for t in told)
             label = f"kill {kill} at step {at[0]}, {cut_off} commands cut off"

@@ -47,7 +47,7 @@ def test_every_command_racing_on_the_same_messages_leaves_every_message_whole_an
     server = ServerProcess(proof.database_url, tmp_path / "server.log")
     try:
         server.wait_ready()
-        reader = Client(server.url, keys["setup"])
+        reader = Client(server.url, keys["setup"], patient=True)
         for round_ in range(ROUNDS):
             plan = plan_round(proof.seed, round_, CLIENTS, STEPS)
             ids, versions = setup_round(reader, plan)
