@@ -48,6 +48,18 @@ def python(
     )
 
 
+def bench(module: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """`python -m bench.<module>`, from the project's folder, as its README runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def create_key(database_url: str, workspace: str, name: str | None = None) -> str:
     named = () if name is None else ("--name", name)
     done = herald_cli(database_url, "keys", "create", "--workspace", workspace, *named)

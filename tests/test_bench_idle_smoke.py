@@ -4,23 +4,14 @@ a positive number. Nothing here asserts how fast anything is."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.processes import bench
+
 TINY = ("--subscriptions", "4", "--per-connection", "2", "--requests", "10")
 
 
 def test_the_idle_subscriptions_benchmark_prints_positive_figures() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.idle_subscriptions", *TINY],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = bench("idle_subscriptions", *TINY, timeout=300)
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     assert figures["connections_of_a"] == 2

@@ -5,39 +5,27 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 from bench import loadgen, servers
 from bench.loadgen import Request
 from bench.run import FIGURES, RATIOS
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.processes import bench
 
 
 def test_the_smoke_run_produces_every_figure_and_ratio_as_a_positive_number(
     tmp_path: Path,
 ) -> None:
     report, figures = tmp_path / "report.md", tmp_path / "figures.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.run",
-            "--smoke",
-            "--report",
-            str(report),
-            "--json",
-            str(figures),
-            "--workdir",
-            str(tmp_path),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    done = bench(
+        "run",
+        "--smoke",
+        "--report",
+        str(report),
+        "--json",
+        str(figures),
+        "--workdir",
+        str(tmp_path),
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
 

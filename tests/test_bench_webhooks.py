@@ -4,28 +4,17 @@ every event made after the endpoint reaches the receiver. Nothing here asserts h
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from bench.webhooks import PLACES
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.processes import bench
 
 
 def test_the_webhook_benchmark_delivers_every_event_and_reports_rates_and_lags(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "figures.json"
-    command = ["-m", "bench.webhooks", "--smoke", "--json", str(out), "--workdir", str(tmp_path)]
-    done = subprocess.run(
-        [sys.executable, *command],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = bench("webhooks", "--smoke", "--json", str(out), "--workdir", str(tmp_path))
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "ONLY" not in done.stdout  # every delivery arrived
     figures = json.loads(out.read_text())["figures"]
